@@ -1,0 +1,35 @@
+"""One Settings object, read from the environment at start-up (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment configuration; every field reads `MEDIATION_<FIELD>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIATION_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///mediation.db",
+        description="sqlite:///PATH (default: mediation.db here) or postgresql://USER@HOST/DB",
+    )
+    workflows_dir: Path | None = Field(
+        default=None,
+        description="Extra folder of workflow definition files (*.toml), beside the built-in ones",
+    )
+    snapshot_interval: int = Field(
+        default=50, ge=2, description="Take a snapshot of a case every N events"
+    )
+    log_level: str = Field(default="INFO", description="Python logging level name")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            msg = "must start with sqlite:/// or postgresql://"
+            raise ValueError(msg)
+        return value

@@ -1,0 +1,78 @@
+"""Translate one database URL into the event store's and the read models' configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the event store and the SQLAlchemy tables (accounts, views) live: one database."""
+
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def _parsed(self) -> URL:
+        return make_url(self.url)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment for `eventsourcing.Application(env=...)`."""
+        url = self._parsed()
+        if self.is_sqlite:
+            path = url.database or ""
+            if path in ("", ":memory:"):
+                msg = "an in-memory SQLite database cannot be shared; name a file"
+                raise ValueError(msg)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.database or "",
+            "POSTGRES_HOST": url.host or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_POOL_SIZE": "10",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+        schema = url.query.get("schema")
+        if isinstance(schema, str):
+            env["POSTGRES_SCHEMA"] = schema
+        return env
+
+    def sqlalchemy_url(self) -> URL:
+        url = self._parsed()
+        if self.is_sqlite:
+            return url
+        return url.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
+
+    def create_engine(self) -> Engine:
+        """An engine for the SQLAlchemy tables, tuned for this backend."""
+        if self.is_sqlite:
+            engine = create_engine(
+                self.sqlalchemy_url(), connect_args={"timeout": 10, "check_same_thread": False}
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        schema = self._parsed().query.get("schema")
+        connect_args = {"options": f"-csearch_path={schema}"} if isinstance(schema, str) else {}
+        return create_engine(
+            self.sqlalchemy_url(), pool_size=10, max_overflow=10, connect_args=connect_args
+        )
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,69 @@
+"""Shared fixtures: a fresh database per test, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediation.store import Database
+
+POSTGRES_URL_VAR = "MEDIATION_TEST_POSTGRES_URL"
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_URL_VAR)
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {POSTGRES_URL_VAR} is not set: PostgreSQL tests must run in CI")
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        pytest.skip(f"set {POSTGRES_URL_VAR} to run the PostgreSQL tests")
+    admin = make_url(admin_url)
+    name = f"mediation_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, empty database: a SQLite file, or a new schema in the run's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield Database(f"sqlite:///{tmp_path / 'mediation.db'}")
+        return
+    import psycopg
+
+    base_url: str = request.getfixturevalue("postgres_database_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield Database(f"{base_url}?schema={schema}")
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Database:
+    """A fresh SQLite file, for tests whose subject does not depend on the backend."""
+    return Database(f"sqlite:///{tmp_path / 'mediation.db'}")
