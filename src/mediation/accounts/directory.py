@@ -1,0 +1,216 @@
+"""The accounts directory: centers in their hierarchy, staff users and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mediation.accounts.tables import (
+    AccountsBase,
+    CenterRow,
+    UserRow,
+    check_code,
+    check_username,
+    checked_name,
+    staff_role,
+)
+from mediation.domain.errors import DuplicateError, NotFoundError
+from mediation.domain.values import Role
+
+TOKEN_PREFIX = "med_"
+
+
+@dataclass(frozen=True)
+class Center:
+    code: str
+    name: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    center: str
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an API token belongs to: an enabled user, in a role, at a center."""
+
+    username: str
+    role: Role
+    center: str
+
+
+class Directory:
+    """Centers, users and tokens, kept in SQLAlchemy tables beside the event store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        """Create the accounts tables that do not exist yet."""
+        AccountsBase.metadata.create_all(self._engine)
+
+    def add_center(self, code: str, name: str, parent: str | None = None) -> Center:
+        check_code("code", code)
+        name = checked_name(name)
+        if parent is not None:
+            check_code("parent", parent)
+        with self._sessions.begin() as session:
+            if session.get(CenterRow, code) is not None:
+                raise DuplicateError(f"center {code!r} already exists")
+            if parent is not None:
+                _center_row(session, parent)
+            row = CenterRow(code=code, name=name, parent_code=parent, created_at=_now())
+            _insert(session, row, f"center {code!r} already exists")
+            return _center(row)
+
+    def add_user(self, username: str, role: Role | str, center: str) -> tuple[User, str]:
+        """Add a user and return it with its API token, the only time the token is shown."""
+        check_username(username)
+        checked_role = staff_role(role)
+        check_code("center", center)
+        token = _new_token()
+        with self._sessions.begin() as session:
+            if session.get(UserRow, username) is not None:
+                raise DuplicateError(f"user {username!r} already exists")
+            _center_row(session, center)
+            row = UserRow(
+                username=username,
+                role=checked_role.value,
+                center_code=center,
+                token_hash=_hash(token),
+                disabled=False,
+                created_at=_now(),
+            )
+            _insert(session, row, f"user {username!r} already exists")
+            return _user(row), token
+
+    def disable_user(self, username: str) -> None:
+        with self._sessions.begin() as session:
+            _user_row(session, username).disabled = True
+
+    def new_token(self, username: str) -> str:
+        """Give the user a new API token; the old one stops working."""
+        token = _new_token()
+        with self._sessions.begin() as session:
+            _user_row(session, username).token_hash = _hash(token)
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The enabled user this token belongs to, or None."""
+        digest = _hash(token)
+        with self._sessions() as session:
+            row = session.scalars(select(UserRow).where(UserRow.token_hash == digest)).first()
+        if row is None or row.disabled or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return Principal(row.username, Role(row.role), row.center_code)
+
+    def center(self, code: str) -> Center | None:
+        with self._sessions() as session:
+            row = session.get(CenterRow, code)
+        return None if row is None else _center(row)
+
+    def user(self, username: str) -> User | None:
+        with self._sessions() as session:
+            row = session.get(UserRow, username)
+        return None if row is None else _user(row)
+
+    def parent_of(self, code: str) -> str | None:
+        """The center one level up, or None at the top; NotFoundError for an unknown center."""
+        with self._sessions() as session:
+            return _center_row(session, code).parent_code
+
+    def centers_within(self, code: str) -> frozenset[str]:
+        """The center and every center below it, at any depth; NotFoundError if unknown."""
+        top = select(CenterRow.code).where(CenterRow.code == code).cte("tree", recursive=True)
+        below = select(CenterRow.code).join(top, CenterRow.parent_code == top.c.code)
+        tree = top.union_all(below)
+        with self._sessions() as session:
+            codes = frozenset(session.scalars(select(tree.c.code)))
+        if not codes:
+            raise NotFoundError(f"center {code!r} not found")
+        return codes
+
+    def is_within(self, code: str, root: str) -> bool:
+        """Whether `code` is `root` or somewhere below it."""
+        return code in self.centers_within(root)
+
+    def is_mediator_of(self, username: str, center: str) -> bool:
+        """Whether the user is an enabled mediator at exactly this center."""
+        query = select(UserRow.username).where(
+            UserRow.username == username,
+            UserRow.role == Role.MEDIATOR.value,
+            UserRow.center_code == center,
+            UserRow.disabled.is_(False),
+        )
+        with self._sessions() as session:
+            return session.scalars(query).first() is not None
+
+    def list_centers(self) -> list[Center]:
+        with self._sessions() as session:
+            rows = session.scalars(select(CenterRow).order_by(CenterRow.code))
+            return [_center(row) for row in rows]
+
+    def list_users(self, center: str | None = None) -> list[User]:
+        """Every user, or those at exactly this center; ordered by username."""
+        query = select(UserRow).order_by(UserRow.username)
+        with self._sessions() as session:
+            if center is not None:
+                _center_row(session, center)
+                query = query.where(UserRow.center_code == center)
+            return [_user(row) for row in session.scalars(query)]
+
+
+def _center_row(session: Session, code: str) -> CenterRow:
+    row = session.get(CenterRow, code)
+    if row is None:
+        raise NotFoundError(f"center {code!r} not found")
+    return row
+
+
+def _user_row(session: Session, username: str) -> UserRow:
+    row = session.get(UserRow, username)
+    if row is None:
+        raise NotFoundError(f"user {username!r} not found")
+    return row
+
+
+def _insert(session: Session, row: AccountsBase, duplicate: str) -> None:
+    # The look-up before this can lose a race with another writer; the key settles it.
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise DuplicateError(duplicate) from None
+
+
+def _center(row: CenterRow) -> Center:
+    return Center(row.code, row.name, row.parent_code)
+
+
+def _user(row: UserRow) -> User:
+    return User(row.username, Role(row.role), row.center_code, row.disabled)
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,89 @@
+"""Storage of the accounts directory, and the shape of the values its columns hold."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mediation.domain.errors import InvalidFieldError
+from mediation.domain.values import Role
+
+CODE_LENGTH = 32
+NAME_LENGTH = 200
+USERNAME_LENGTH = 64
+# `rules` is the automated escalation actor: never a person who signs in.
+STAFF_ROLES = tuple(role for role in Role if role is not Role.RULES)
+_CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_LENGTH}}}")
+_USERNAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{USERNAME_LENGTH}}}")
+
+
+class AccountsBase(DeclarativeBase):
+    """Declarative base of the accounts tables, kept apart from any other table set."""
+
+
+class CenterRow(AccountsBase):
+    __tablename__ = "centers"
+
+    code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    parent_code: Mapped[str | None] = mapped_column(
+        String(CODE_LENGTH), ForeignKey("centers.code"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UserRow(AccountsBase):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN (" + ", ".join(f"'{role.value}'" for role in STAFF_ROLES) + ")",
+            name="users_role_is_staff",
+        ),
+    )
+
+    username: Mapped[str] = mapped_column(String(USERNAME_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    center_code: Mapped[str] = mapped_column(
+        String(CODE_LENGTH), ForeignKey("centers.code"), index=True
+    )
+    # sha256 hex of the API token; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def check_code(field: str, code: str) -> None:
+    """Refuse a center code that is not 1-32 characters of A-Z a-z 0-9 _ -."""
+    if not _CODE.fullmatch(code):
+        reason = f"{code!r} is not 1-{CODE_LENGTH} characters of A-Z a-z 0-9 _ -"
+        raise InvalidFieldError(field, reason)
+
+
+def check_username(username: str) -> None:
+    """Refuse a username that is not 1-64 characters of A-Z a-z 0-9 _ . -."""
+    if not _USERNAME.fullmatch(username):
+        reason = f"{username!r} is not 1-{USERNAME_LENGTH} characters of A-Z a-z 0-9 _ . -"
+        raise InvalidFieldError("username", reason)
+
+
+def checked_name(name: str) -> str:
+    """The name without surrounding blanks; refused if blank or too long."""
+    name = name.strip()
+    if not name:
+        raise InvalidFieldError("name", "must not be blank")
+    if len(name) > NAME_LENGTH:
+        raise InvalidFieldError("name", f"must be at most {NAME_LENGTH} characters")
+    return name
+
+
+def staff_role(role: Role | str) -> Role:
+    """The role a person may hold: any but `rules`."""
+    if role in STAFF_ROLES:
+        return Role(role)
+    if role == Role.RULES:
+        raise InvalidFieldError("role", "'rules' is reserved for the automated escalation actor")
+    allowed = ", ".join(STAFF_ROLES)
+    raise InvalidFieldError("role", f"{role!r} is not one of {allowed}")

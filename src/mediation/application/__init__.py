@@ -1,0 +1,13 @@
+"""The application layer: the case service over the event store, and the plain views it returns."""
+
+from mediation.application.service import CaseApplication, CenterDirectory
+from mediation.application.views import ActionInfo, CaseView, DeadlineView, HistoryEntry
+
+__all__ = [
+    "ActionInfo",
+    "CaseApplication",
+    "CaseView",
+    "CenterDirectory",
+    "DeadlineView",
+    "HistoryEntry",
+]

@@ -1,0 +1,248 @@
+"""The case service: loads cases, authorizes the actor's center, decides, saves; reads the past."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from mediation.application.transcodings import TRANSCODINGS
+from mediation.application.views import (
+    ActionInfo,
+    CaseView,
+    HistoryEntry,
+    case_view,
+    event_data,
+)
+from mediation.domain import commands as c
+from mediation.domain.case import Case
+from mediation.domain.decisions import authorize, blocking_guard, execute, register_case
+from mediation.domain.errors import (
+    CaseNotFoundError,
+    ConcurrentChangeError,
+    InvalidFieldError,
+    MediationError,
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+)
+from mediation.domain.ports import Clock, Context, Directory, SystemClock
+from mediation.domain.values import Actor, Role
+from mediation.workflows import Workflow, WorkflowRegistry
+
+IDEMPOTENCY_NAMESPACE = UUID("6f1c3a52-2d0e-4b8f-9a57-0c1de3f0b7a1")
+DEFAULT_WORKFLOW = "dispute"
+WIDE_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+class CenterDirectory(Directory, Protocol):
+    def is_within(self, code: str, root: str) -> bool: ...
+
+    def center(self, code: str) -> object | None: ...
+
+
+class CaseApplication(Application[UUID]):
+    """Every command a person or a rule gives a case goes through here."""
+
+    name = "Mediation"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Case: 50}
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workflows: WorkflowRegistry,
+        directory: CenterDirectory,
+        clock: Clock | None = None,
+        snapshot_interval: int = 50,
+    ) -> None:
+        self.snapshotting_intervals = {Case: snapshot_interval}
+        super().__init__(env)
+        self.workflows = workflows
+        self.directory = directory
+        self.clock = clock or SystemClock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in TRANSCODINGS:
+            transcoder.register(transcoding)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def register(
+        self, command: c.Register, actor: Actor, idempotency_key: str | None = None
+    ) -> tuple[CaseView, bool]:
+        """Register a dispute; returns its view and whether it is new (False: a retried key)."""
+        center = command.center or actor.center
+        if self.directory.center(center) is None:
+            raise InvalidFieldError("center", f"no center '{center}'")
+        self._check_center(actor, center)
+        fingerprint = _fingerprint(command, center)
+        case_id = uuid.uuid4()
+        if idempotency_key is not None:
+            case_id = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.user}\n{idempotency_key}")
+            earlier = self._replayed(case_id, fingerprint, actor)
+            if earlier is not None:
+                return earlier, False
+        workflow = self.workflows.latest(DEFAULT_WORKFLOW)
+        case = register_case(case_id, command, actor, center, fingerprint, self._context(workflow))
+        try:
+            self.save(case)
+        except IntegrityError:
+            earlier = self._replayed(case_id, fingerprint, actor) if idempotency_key else None
+            if earlier is None:
+                raise ConcurrentChangeError("the case was registered concurrently") from None
+            return earlier, False
+        return self._view(case, actor), True
+
+    def act(
+        self, case_id: UUID, command: c.Command, actor: Actor, expected_version: int | None = None
+    ) -> CaseView:
+        """Give a case one command; `expected_version` guards against acting on a stale read."""
+        case = self._load(case_id, actor)
+        if expected_version is not None and expected_version != case.version:
+            raise StaleVersionError(expected_version, case.version)
+        execute(case, command, actor, self._context(self._workflow(case)))
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise ConcurrentChangeError(
+                "the case was changed by someone else at the same moment; reload and retry"
+            ) from None
+        return self._view(case, actor)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def case(
+        self, case_id: UUID, actor: Actor, version: int | None = None, as_of: datetime | None = None
+    ) -> CaseView:
+        """The case now, at an earlier version, or as it stood at a moment."""
+        case = self._load(case_id, actor)
+        if version is not None and as_of is not None:
+            raise InvalidFieldError("as_of", "give as_of or as_of_version, not both")
+        if as_of is not None:
+            version = self._version_at(case_id, as_of)
+        if version is not None and version != case.version:
+            if not 1 <= version <= case.version:
+                raise InvalidFieldError(
+                    "as_of_version", f"must be between 1 and {case.version}"
+                )
+            case = self.repository.get(case_id, version=version)
+        return self._view(case, actor)
+
+    def available_actions(self, case_id: UUID, actor: Actor) -> list[ActionInfo]:
+        """The actions this actor may take on the case now, with the rule blocking any for now."""
+        case = self._load(case_id, actor)
+        workflow = self._workflow(case)
+        ctx = self._context(workflow)
+        result = []
+        for action in workflow.allowed_actions(case.status):
+            try:
+                authorize(case, action, actor, ctx)
+            except PermissionDeniedError:
+                continue
+            blocked = blocking_guard(case, action, ctx)
+            guard, rule = blocked if blocked else (None, None)
+            result.append(ActionInfo(action, guard, rule))
+        return result
+
+    def history(self, case_id: UUID, actor: Actor) -> list[HistoryEntry]:
+        """Every event of the case in order, with the status before and after it."""
+        case = self._load(case_id, actor)
+        workflow = self._workflow(case)
+        masked = self._masked(case, actor)
+        entries = []
+        folded: Case | None = None
+        for event in self._events(case_id):
+            before = folded.status if folded is not None else None
+            folded = event.mutate(folded)
+            assert folded is not None and isinstance(event, Case.Event)
+            entries.append(
+                HistoryEntry(
+                    version=event.originator_version,
+                    type=type(event).__name__,
+                    at=event.timestamp,
+                    actor=event.actor,
+                    status_before=before,
+                    status_after=folded.status,
+                    phase_before=workflow.definition.phase_of(before) if before else None,
+                    phase_after=workflow.definition.phase_of(folded.status),
+                    data=event_data(event, masked),
+                )
+            )
+        return entries
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _load(self, case_id: UUID, actor: Actor) -> Case:
+        try:
+            case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise CaseNotFoundError(case_id) from None
+        if not isinstance(case, Case):
+            raise CaseNotFoundError(case_id)
+        self._check_center(actor, case.center)
+        return case
+
+    def _check_center(self, actor: Actor, center: str) -> None:
+        if actor.center == center:
+            return
+        if actor.role in WIDE_ROLES and self.directory.is_within(center, actor.center):
+            return
+        raise PermissionDeniedError(f"{actor.user} of center {actor.center} may not act on {center}")
+
+    def _replayed(self, case_id: UUID, fingerprint: str, actor: Actor) -> CaseView | None:
+        try:
+            case = self._load(case_id, actor)
+        except CaseNotFoundError:
+            return None
+        if case.fingerprint != fingerprint:
+            raise InvalidFieldError(
+                "Idempotency-Key", "was used before for a different request; use a new key"
+            )
+        return self._view(case, actor)
+
+    def _events(self, case_id: UUID) -> Iterator[Case.Event]:
+        for event in self.events.get(case_id):
+            assert isinstance(event, Case.Event)
+            yield event
+
+    def _version_at(self, case_id: UUID, moment: datetime) -> int:
+        if moment.tzinfo is None:
+            raise InvalidFieldError("as_of", "must carry a time zone offset, e.g. +08:00 or Z")
+        version = None
+        for event in self._events(case_id):
+            if event.timestamp > moment:
+                break
+            version = event.originator_version
+        if version is None:
+            raise NotFoundError(f"case {case_id} was not registered yet at {moment.isoformat()}")
+        return version
+
+    def _workflow(self, case: Case) -> Workflow:
+        return self.workflows.get(case.workflow)
+
+    def _context(self, workflow: Workflow) -> Context:
+        return Context(workflow=workflow, now=self.clock.now(), directory=self.directory)
+
+    def _masked(self, case: Case, actor: Actor) -> bool:
+        """PML art. 15: parties' contacts are for the case's own center only."""
+        return actor.center != case.center
+
+    def _view(self, case: Case, actor: Actor) -> CaseView:
+        return case_view(case, self._workflow(case), self.clock.now(), self._masked(case, actor))
+
+
+def _fingerprint(command: c.Register, center: str) -> str:
+    payload = json.dumps({**asdict(command), "center": center}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+__all__ = ["CaseApplication", "CenterDirectory", "MediationError"]

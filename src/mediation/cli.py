@@ -1,0 +1,142 @@
+"""The `mediation` command: manage centers and users, and serve the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from mediation.accounts import Center, Directory, User
+from mediation.domain.errors import (
+    DuplicateError,
+    InvalidFieldError,
+    MediationError,
+    NotFoundError,
+)
+from mediation.settings import Settings
+from mediation.store import Database
+
+app = typer.Typer(help=__doc__, no_args_is_help=True)
+center_app = typer.Typer(help="Mediation centers and their hierarchy.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff users and their API tokens.", no_args_is_help=True)
+app.add_typer(center_app, name="center")
+app.add_typer(user_app, name="user")
+
+# Errors a user can fix by correcting the command line, like typer's usage errors.
+_USAGE_ERRORS = (InvalidFieldError, NotFoundError, DuplicateError)
+
+
+class StaffRole(StrEnum):
+    """The roles a person may hold; `rules` belongs to the automated escalation actor."""
+
+    CLERK = "clerk"
+    MEDIATOR = "mediator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@contextmanager
+def _directory() -> Iterator[Directory]:
+    """The configured accounts directory; the one place its errors become exit codes."""
+    engine = Database(Settings().database_url).create_engine()
+    try:
+        directory = Directory(engine)
+        directory.create_schema()
+        yield directory
+    except MediationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2 if isinstance(error, _USAGE_ERRORS) else 1) from None
+    finally:
+        engine.dispose()
+
+
+@center_app.command("add")
+def center_add(
+    code: str,
+    name: Annotated[str, typer.Option(help="Full name, in any language")],
+    parent: Annotated[str | None, typer.Option(help="Code of the center one level up")] = None,
+) -> None:
+    """Add a mediation center, optionally below a parent center."""
+    with _directory() as directory:
+        center = directory.add_center(code, name, parent=parent)
+    typer.echo(f"added center {_describe_center(center)}")
+
+
+@center_app.command("list")
+def center_list() -> None:
+    """List every center: code, parent (or -) and name, tab-separated."""
+    with _directory() as directory:
+        centers = directory.list_centers()
+    for center in centers:
+        typer.echo(f"{center.code}\t{center.parent or '-'}\t{center.name}")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[StaffRole, typer.Option(help="What the user may do")],
+    center: Annotated[str, typer.Option(help="Code of the user's center")],
+) -> None:
+    """Add a user; the API token is printed once, alone on the last line."""
+    with _directory() as directory:
+        user, token = directory.add_user(username, role.value, center)
+    typer.echo(f"added user {_describe_user(user)}; API token (shown only now):")
+    typer.echo(token)
+
+
+@user_app.command("list")
+def user_list(
+    center: Annotated[str | None, typer.Option(help="Only users of this center")] = None,
+) -> None:
+    """List users: username, role, center and status, tab-separated."""
+    with _directory() as directory:
+        users = directory.list_users(center=center)
+    for user in users:
+        status = "disabled" if user.disabled else "enabled"
+        typer.echo(f"{user.username}\t{user.role}\t{user.center}\t{status}")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user: their API token stops working."""
+    with _directory() as directory:
+        directory.disable_user(username)
+    typer.echo(f"disabled user {username}")
+
+
+@user_app.command("token")
+def user_token(username: str) -> None:
+    """Give a user a new API token, printed alone on the last line; the old one stops working."""
+    with _directory() as directory:
+        token = directory.new_token(username)
+    typer.echo(f"new API token for {username} (shown only now):")
+    typer.echo(token)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API."""
+    # Imported here so that managing accounts needs none of the web stack.
+    from mediation.bootstrap import serve  # type: ignore[import-not-found, unused-ignore]
+
+    serve(Settings(), host=host, port=port)
+
+
+def _describe_center(center: Center) -> str:
+    below = f" below {center.parent}" if center.parent else ""
+    return f"{center.code} ({center.name}){below}"
+
+
+def _describe_user(user: User) -> str:
+    return f"{user.username} ({user.role} at {user.center})"
+
+
+def main() -> None:
+    """Run the `mediation` command."""
+    app()

@@ -1,0 +1,303 @@
+"""The Case aggregate: one dispute's event stream. Its events only record; decisions live elsewhere."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from mediation.domain.values import Actor, Party
+
+Clocks = dict[str, dict[str, Any]]
+
+
+class Case(Aggregate):
+    """A dispute. State changes only by applying recorded events, so replay needs no rules."""
+
+    def __init__(self) -> None:
+        self.workflow = ""
+        self.center = ""
+        self.status = ""
+        self.dispute_type = ""
+        self.channel = ""
+        self.summary = ""
+        self.place: str | None = None
+        self.risk = ""
+        self.complexity = ""
+        self.parties: list[Party] = []
+        self.registered_by: Actor | None = None
+        self.fingerprint = ""
+        self.mediator: str | None = None
+        self.was_mediated = False
+        self.transfer: dict[str, Any] | None = None
+        self.consents: dict[str, bool] = {}
+        self.sessions: list[dict[str, Any]] = []
+        self.agreement: dict[str, Any] | None = None
+        self.judicial_confirmation: dict[str, Any] | None = None
+        self.follow_ups: list[dict[str, Any]] = []
+        self.outcome: str | None = None
+        self.closed_at: datetime | None = None
+        self.escalation_level = 0
+        self.escalated_to: str | None = None
+        self.notes: list[dict[str, Any]] = []
+        self.documents: list[dict[str, Any]] = []
+        self.supervisions: list[dict[str, Any]] = []
+        self.clocks: Clocks = {}
+        self.extensions: dict[str, int] = {}
+
+    def party_ids(self) -> list[str]:
+        return [party.id for party in self.parties]
+
+    class Event(Aggregate.Event):
+        """Every fact about a case: who did it, the status it left, the clocks it moved."""
+
+        actor: Actor
+        status: str
+        clocks_started: Clocks
+        clocks_stopped: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            case: Case = aggregate
+            case.status = self.status
+            for name in self.clocks_stopped:
+                case.clocks.pop(name, None)
+            for name, clock in self.clocks_started.items():
+                case.clocks[name] = dict(clock)
+            self.record(case)
+
+        def record(self, case: Case) -> None:
+            """Assign this event's own facts; never decide anything here."""
+
+    class Registered(Event, Aggregate.Created):
+        workflow: str
+        center: str
+        dispute_type: str
+        channel: str
+        summary: str
+        place: str | None
+        risk: str
+        complexity: str
+        parties: list[Party]
+        fingerprint: str
+
+        def record(self, case: Case) -> None:
+            case.workflow = self.workflow
+            case.center = self.center
+            case.dispute_type = self.dispute_type
+            case.channel = self.channel
+            case.summary = self.summary
+            case.place = self.place
+            case.risk = self.risk
+            case.complexity = self.complexity
+            case.parties = list(self.parties)
+            case.registered_by = self.actor
+            case.fingerprint = self.fingerprint
+
+    class Amended(Event):
+        changes: dict[str, Any]
+        parties: list[Party] | None
+
+        def record(self, case: Case) -> None:
+            for name, value in self.changes.items():
+                setattr(case, name, value)
+            if self.parties is not None:
+                case.parties = list(self.parties)
+
+    class RiskGraded(Event):
+        risk: str
+        reason: str | None
+
+        def record(self, case: Case) -> None:
+            case.risk = self.risk
+
+    class Accepted(Event):
+        note: str | None
+
+    class Rejected(Event):
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.outcome = "rejected"
+            case.closed_at = self.timestamp
+
+    class Routed(Event):
+        mediator: str
+
+        def record(self, case: Case) -> None:
+            case.mediator = self.mediator
+            case.was_mediated = True
+
+    class TransferOffered(Event):
+        unit: str
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.transfer = {"unit": self.unit, "reason": self.reason, "offered_at": self.timestamp}
+
+    class TransferReceived(Event):
+        unit: str
+        mediator: str | None
+
+        def record(self, case: Case) -> None:
+            case.transfer = None
+            case.mediator = self.mediator
+            case.was_mediated = True
+
+    class TransferReturned(Event):
+        unit: str
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.transfer = None
+
+    class ConsentRecorded(Event):
+        party: str
+        consent: bool
+        note: str | None
+
+        def record(self, case: Case) -> None:
+            case.consents[self.party] = self.consent
+
+    class MediatorAssigned(Event):
+        mediator: str
+        previous: str | None
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.mediator = self.mediator
+
+    class SessionScheduled(Event):
+        at: datetime
+        place: str
+
+        def record(self, case: Case) -> None:
+            case.sessions.append({"scheduled_at": self.at, "place": self.place, "held": False})
+
+    class SessionHeld(Event):
+        summary: str
+
+        def record(self, case: Case) -> None:
+            pending = [s for s in case.sessions if not s["held"]]
+            if pending:
+                pending[0].update(held=True, held_at=self.timestamp, summary=self.summary)
+            else:
+                case.sessions.append(
+                    {"scheduled_at": None, "place": None, "held": True,
+                     "held_at": self.timestamp, "summary": self.summary}
+                )
+
+    class DeadlineExtended(Event):
+        clock: str
+        days: int
+        due_at: datetime
+        reason: str
+        consented_by: list[str]
+
+        def record(self, case: Case) -> None:
+            case.clocks[self.clock] = dict(case.clocks[self.clock], due_at=self.due_at)
+            case.extensions[self.clock] = case.extensions.get(self.clock, 0) + 1
+
+    class AgreementReached(Event):
+        terms: str
+        signed_by: list[str]
+        effective_on: date
+
+        def record(self, case: Case) -> None:
+            case.agreement = {
+                "terms": self.terms, "signed_by": list(self.signed_by),
+                "effective_on": self.effective_on,
+            }
+
+    class Terminated(Event):
+        reason: str
+        referral: str
+
+        def record(self, case: Case) -> None:
+            case.outcome = "referred"
+            case.closed_at = self.timestamp
+
+    class Withdrawn(Event):
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.outcome = "withdrawn"
+            case.closed_at = self.timestamp
+
+    class JudicialConfirmationRecorded(Event):
+        court: str
+        decision: str
+        decided_on: date
+        applied_on: date
+
+        def record(self, case: Case) -> None:
+            case.judicial_confirmation = {
+                "court": self.court, "decision": self.decision,
+                "decided_on": self.decided_on, "applied_on": self.applied_on,
+            }
+
+    class FollowUpRecorded(Event):
+        performed: bool
+        notes: str | None
+
+        def record(self, case: Case) -> None:
+            case.follow_ups.append(
+                {"at": self.timestamp, "performed": self.performed, "notes": self.notes}
+            )
+
+    class Closed(Event):
+        outcome: str
+
+        def record(self, case: Case) -> None:
+            case.outcome = self.outcome
+            case.closed_at = self.timestamp
+
+    class Reopened(Event):
+        reason: str
+
+        def record(self, case: Case) -> None:
+            case.outcome = None
+            case.closed_at = None
+            case.agreement = None
+            case.judicial_confirmation = None
+            case.follow_ups = []
+
+    class NoteAdded(Event):
+        text: str
+
+        def record(self, case: Case) -> None:
+            case.notes.append({"at": self.timestamp, "by": self.actor.user, "text": self.text})
+
+    class DocumentAttached(Event):
+        title: str
+        reference: str
+        media_type: str | None
+        sha256: str | None
+
+        def record(self, case: Case) -> None:
+            case.documents.append(
+                {"title": self.title, "reference": self.reference, "media_type": self.media_type,
+                 "sha256": self.sha256, "at": self.timestamp, "by": self.actor.user}
+            )
+
+    class Escalated(Event):
+        reason: str
+        level: int
+        to_center: str
+
+        def record(self, case: Case) -> None:
+            case.escalation_level = self.level
+            case.escalated_to = self.to_center
+
+    class SupervisionInstructed(Event):
+        instruction: str
+        due: date
+
+        def record(self, case: Case) -> None:
+            case.supervisions.append(
+                {"instruction": self.instruction, "due": self.due, "by": self.actor.user,
+                 "at": self.timestamp}
+            )
+
+
