@@ -63,7 +63,7 @@ class CaseApplication(Application[UUID]):
         clock: Clock | None = None,
         snapshot_interval: int = 50,
     ) -> None:
-        self.snapshotting_intervals = {Case: snapshot_interval}
+        self.snapshotting_intervals = {Case: snapshot_interval}  # type: ignore[misc]
         super().__init__(env)
         self.workflows = workflows
         self.directory = directory
@@ -131,9 +131,7 @@ class CaseApplication(Application[UUID]):
             version = self._version_at(case_id, as_of)
         if version is not None and version != case.version:
             if not 1 <= version <= case.version:
-                raise InvalidFieldError(
-                    "as_of_version", f"must be between 1 and {case.version}"
-                )
+                raise InvalidFieldError("as_of_version", f"must be between 1 and {case.version}")
             case = self.repository.get(case_id, version=version)
         return self._view(case, actor)
 
@@ -163,7 +161,8 @@ class CaseApplication(Application[UUID]):
         for event in self._events(case_id):
             before = folded.status if folded is not None else None
             folded = event.mutate(folded)
-            assert folded is not None and isinstance(event, Case.Event)
+            assert folded is not None
+            assert isinstance(event, Case.Event)
             entries.append(
                 HistoryEntry(
                     version=event.originator_version,
@@ -183,7 +182,7 @@ class CaseApplication(Application[UUID]):
 
     def _load(self, case_id: UUID, actor: Actor) -> Case:
         try:
-            case = self.repository.get(case_id)
+            case: Case = self.repository.get(case_id)
         except AggregateNotFoundError:
             raise CaseNotFoundError(case_id) from None
         if not isinstance(case, Case):
@@ -196,7 +195,9 @@ class CaseApplication(Application[UUID]):
             return
         if actor.role in WIDE_ROLES and self.directory.is_within(center, actor.center):
             return
-        raise PermissionDeniedError(f"{actor.user} of center {actor.center} may not act on {center}")
+        raise PermissionDeniedError(
+            f"{actor.user} of center {actor.center} may not act on {center}"
+        )
 
     def _replayed(self, case_id: UUID, fingerprint: str, actor: Actor) -> CaseView | None:
         try:

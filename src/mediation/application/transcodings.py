@@ -27,14 +27,20 @@ class PartyAsDict(Transcoding):
 
     def encode(self, obj: Party) -> dict[str, Any]:
         return {
-            "id": obj.id, "role": str(obj.role), "name": obj.name,
-            "phone": obj.phone, "id_number": obj.id_number,
+            "id": obj.id,
+            "role": str(obj.role),
+            "name": obj.name,
+            "phone": obj.phone,
+            "id_number": obj.id_number,
         }
 
     def decode(self, data: dict[str, Any]) -> Party:
         return Party(
-            id=data["id"], role=PartyRole(data["role"]), name=data["name"],
-            phone=data["phone"], id_number=data["id_number"],
+            id=data["id"],
+            role=PartyRole(data["role"]),
+            name=data["name"],
+            phone=data["phone"],
+            id_number=data["id_number"],
         )
 
 

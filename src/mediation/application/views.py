@@ -86,7 +86,9 @@ class HistoryEntry:
 
 def mask_party(party: Party) -> Party:
     return dataclasses.replace(
-        party, **{f: MASK for f in PERSONAL_FIELDS if getattr(party, f) is not None}
+        party,
+        phone=MASK if party.phone is not None else None,
+        id_number=MASK if party.id_number is not None else None,
     )
 
 
@@ -106,18 +108,37 @@ def case_view(case: Case, workflow: Workflow, now: datetime, masked: bool) -> Ca
     )
     assert case.registered_by is not None
     return CaseView(
-        id=case.id, version=case.version, workflow=case.workflow, center=case.center,
-        phase=workflow.definition.phase_of(case.status), status=case.status,
-        dispute_type=case.dispute_type, channel=case.channel, summary=case.summary,
-        place=case.place, risk=case.risk, complexity=case.complexity, parties=parties,
-        consents=dict(case.consents), mediator=case.mediator, transfer=case.transfer,
-        sessions=tuple(case.sessions), agreement=case.agreement,
-        judicial_confirmation=case.judicial_confirmation, follow_ups=tuple(case.follow_ups),
-        outcome=case.outcome, closed_at=case.closed_at,
-        escalation_level=case.escalation_level, escalated_to=case.escalated_to,
-        deadlines=deadlines, notes=tuple(case.notes), documents=tuple(case.documents),
-        supervisions=tuple(case.supervisions), registered_at=case.created_on,
-        registered_by=case.registered_by, updated_at=case.modified_on,
+        id=case.id,
+        version=case.version,
+        workflow=case.workflow,
+        center=case.center,
+        phase=workflow.definition.phase_of(case.status),
+        status=case.status,
+        dispute_type=case.dispute_type,
+        channel=case.channel,
+        summary=case.summary,
+        place=case.place,
+        risk=case.risk,
+        complexity=case.complexity,
+        parties=parties,
+        consents=dict(case.consents),
+        mediator=case.mediator,
+        transfer=case.transfer,
+        sessions=tuple(case.sessions),
+        agreement=case.agreement,
+        judicial_confirmation=case.judicial_confirmation,
+        follow_ups=tuple(case.follow_ups),
+        outcome=case.outcome,
+        closed_at=case.closed_at,
+        escalation_level=case.escalation_level,
+        escalated_to=case.escalated_to,
+        deadlines=deadlines,
+        notes=tuple(case.notes),
+        documents=tuple(case.documents),
+        supervisions=tuple(case.supervisions),
+        registered_at=case.created_on,
+        registered_by=case.registered_by,
+        updated_at=case.modified_on,
         personal_data_masked=masked,
     )
 

@@ -1,10 +1,9 @@
-"""The Case aggregate: one dispute's event stream. Its events only record; decisions live elsewhere."""
+"""The Case aggregate: one dispute's event stream. Its events only record; decisions are elsewhere."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -184,8 +183,13 @@ class Case(Aggregate):
                 pending[0].update(held=True, held_at=self.timestamp, summary=self.summary)
             else:
                 case.sessions.append(
-                    {"scheduled_at": None, "place": None, "held": True,
-                     "held_at": self.timestamp, "summary": self.summary}
+                    {
+                        "scheduled_at": None,
+                        "place": None,
+                        "held": True,
+                        "held_at": self.timestamp,
+                        "summary": self.summary,
+                    }
                 )
 
     class DeadlineExtended(Event):
@@ -206,7 +210,8 @@ class Case(Aggregate):
 
         def record(self, case: Case) -> None:
             case.agreement = {
-                "terms": self.terms, "signed_by": list(self.signed_by),
+                "terms": self.terms,
+                "signed_by": list(self.signed_by),
                 "effective_on": self.effective_on,
             }
 
@@ -233,8 +238,10 @@ class Case(Aggregate):
 
         def record(self, case: Case) -> None:
             case.judicial_confirmation = {
-                "court": self.court, "decision": self.decision,
-                "decided_on": self.decided_on, "applied_on": self.applied_on,
+                "court": self.court,
+                "decision": self.decision,
+                "decided_on": self.decided_on,
+                "applied_on": self.applied_on,
             }
 
     class FollowUpRecorded(Event):
@@ -277,8 +284,14 @@ class Case(Aggregate):
 
         def record(self, case: Case) -> None:
             case.documents.append(
-                {"title": self.title, "reference": self.reference, "media_type": self.media_type,
-                 "sha256": self.sha256, "at": self.timestamp, "by": self.actor.user}
+                {
+                    "title": self.title,
+                    "reference": self.reference,
+                    "media_type": self.media_type,
+                    "sha256": self.sha256,
+                    "at": self.timestamp,
+                    "by": self.actor.user,
+                }
             )
 
     class Escalated(Event):
@@ -296,8 +309,10 @@ class Case(Aggregate):
 
         def record(self, case: Case) -> None:
             case.supervisions.append(
-                {"instruction": self.instruction, "due": self.due, "by": self.actor.user,
-                 "at": self.timestamp}
+                {
+                    "instruction": self.instruction,
+                    "due": self.due,
+                    "by": self.actor.user,
+                    "at": self.timestamp,
+                }
             )
-
-

@@ -34,9 +34,7 @@ def clock_changes(
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The clocks `action` starts (name -> started_at, due_at) and the running ones it stops."""
     specs = workflow.definition.clocks
-    stopped = [
-        name for name in running if final or (name in specs and action in specs[name].stops)
-    ]
+    stopped = [name for name in running if final or (name in specs and action in specs[name].stops)]
     started: dict[str, dict[str, Any]] = {}
     if final:
         return started, stopped

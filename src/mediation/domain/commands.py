@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, fields
-from datetime import date, datetime
 from typing import ClassVar
 
 from mediation.domain.errors import InvalidFieldError
@@ -84,7 +84,10 @@ def _check_parties(parties: tuple[NewParty, ...]) -> None:
 class Register(Command):
     ACTION: ClassVar[str] = "register"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {
-        "dispute_type": 64, "summary": LONG, "place": SHORT, "center": 32,
+        "dispute_type": 64,
+        "summary": LONG,
+        "place": SHORT,
+        "center": 32,
     }
 
     dispute_type: str
@@ -193,7 +196,7 @@ class AssignMediator(Command):
 class ScheduleSession(Command):
     ACTION: ClassVar[str] = "schedule_session"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"place": SHORT}
-    at: datetime
+    at: dt.datetime
     place: str
 
     def validate(self) -> None:
@@ -228,7 +231,7 @@ class ReachAgreement(Command):
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"terms": LONG * 4}
     terms: str
     signed_by: tuple[str, ...]
-    signed_on: date | None = None
+    signed_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,8 @@ class ConfirmJudicially(Command):
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"court": SHORT}
     court: str
     decision: CourtDecision
-    date: date
-    applied_on: date | None = None
+    date: dt.date
+    applied_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,10 @@ class AddNote(Command):
 class AttachDocument(Command):
     ACTION: ClassVar[str] = "attach_document"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {
-        "title": SHORT, "media_type": 128, "reference": 1000, "sha256": 64,
+        "title": SHORT,
+        "media_type": 128,
+        "reference": 1000,
+        "sha256": 64,
     }
     title: str
     reference: str
@@ -317,16 +323,36 @@ class Supervise(Command):
     ACTION: ClassVar[str] = "supervise"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"instruction": LONG}
     instruction: str
-    due: date
+    due: dt.date
 
 
 ACTION_COMMANDS: dict[str, type[Command]] = {
     cls.ACTION: cls
     for cls in (
-        Amend, GradeRisk, Accept, Reject, Route, Transfer, ReceiveTransfer, ReturnTransfer,
-        RecordConsent, AssignMediator, ScheduleSession, RecordSession, ExtendDeadline,
-        ReachAgreement, Terminate, Withdraw, ConfirmJudicially, RecordFollowUp, Close, Reopen,
-        AddNote, AttachDocument, Escalate, Supervise,
+        Amend,
+        GradeRisk,
+        Accept,
+        Reject,
+        Route,
+        Transfer,
+        ReceiveTransfer,
+        ReturnTransfer,
+        RecordConsent,
+        AssignMediator,
+        ScheduleSession,
+        RecordSession,
+        ExtendDeadline,
+        ReachAgreement,
+        Terminate,
+        Withdraw,
+        ConfirmJudicially,
+        RecordFollowUp,
+        Close,
+        Reopen,
+        AddNote,
+        AttachDocument,
+        Escalate,
+        Supervise,
     )
 }
 """Every action a case takes after registration, by name (the vocabulary definitions use)."""

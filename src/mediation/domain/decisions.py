@@ -1,4 +1,4 @@
-"""Deciding: validate a command against the case, its workflow and the actor, then record an event."""
+"""Deciding: check a command against the case, its workflow and the actor; then record it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mediation.domain.errors import (
 from mediation.domain.guards import GUARDS
 from mediation.domain.ports import Context
 from mediation.domain.values import Actor, Party, Role
-from mediation.workflows import ActionUnavailable, GuardRefused, Transition
+from mediation.workflows import ActionUnavailableError, GuardRefusedError, Transition
 
 # Actions any staff of the case's center may take even when a case has a mediator of its own.
 SHARED_WITH_OTHER_MEDIATORS = frozenset({"add_note"})
@@ -71,8 +71,12 @@ def execute(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
     decision = HANDLERS[type(command)](case, command, ctx)
     final = ctx.workflow.definition.statuses[transition.dest].final
     started, stopped = clock_changes(
-        ctx.workflow, command.ACTION, case.clocks, case.complexity,
-        decision.clock_anchor or ctx.now, final,
+        ctx.workflow,
+        command.ACTION,
+        case.clocks,
+        case.complexity,
+        decision.clock_anchor or ctx.now,
+        final,
     )
     case.trigger_event(
         decision.event,
@@ -90,7 +94,9 @@ def authorize(case: Case, action: str, actor: Actor, ctx: Context) -> None:
     spec = ctx.workflow.action(action)
     if actor.role not in spec.roles:
         allowed = ", ".join(sorted(spec.roles))
-        raise PermissionDeniedError(f"role '{actor.role}' may not '{action}'; roles that may: {allowed}")
+        raise PermissionDeniedError(
+            f"role '{actor.role}' may not '{action}'; roles that may: {allowed}"
+        )
     if (
         actor.role == Role.MEDIATOR
         and case.mediator is not None
@@ -113,9 +119,9 @@ def _transition(case: Case, command: c.Command, ctx: Context) -> Transition:
         return ctx.workflow.decide(
             case.status, command.ACTION, lambda guard: GUARDS[guard](case, command, ctx)
         )
-    except ActionUnavailable as refusal:
+    except ActionUnavailableError as refusal:
         raise ActionNotAllowedError(refusal.action, refusal.status, refusal.allowed) from None
-    except GuardRefused as refusal:
+    except GuardRefusedError as refusal:
         raise RuleViolationError(
             refusal.action, refusal.guard, refusal.rule, refusal.detail
         ) from None
@@ -137,7 +143,9 @@ def _party(case: Case, field_name: str, party: str) -> str:
 
 def _mediator(case: Case, mediator: str, ctx: Context) -> str:
     if not ctx.directory.is_mediator_of(mediator, case.center):
-        raise InvalidFieldError("mediator", f"'{mediator}' is not a mediator of center {case.center}")
+        raise InvalidFieldError(
+            "mediator", f"'{mediator}' is not a mediator of center {case.center}"
+        )
     return mediator
 
 
@@ -175,7 +183,9 @@ def _return_transfer(case: Case, cmd: c.Command, _ctx: Context) -> Decision:
 def _record_consent(case: Case, cmd: c.Command, _ctx: Context) -> Decision:
     assert isinstance(cmd, c.RecordConsent)
     party = _party(case, "party", cmd.party)
-    return Decision(Case.ConsentRecorded, {"party": party, "consent": cmd.consent, "note": cmd.note})
+    return Decision(
+        Case.ConsentRecorded, {"party": party, "consent": cmd.consent, "note": cmd.note}
+    )
 
 
 def _assign_mediator(case: Case, cmd: c.Command, ctx: Context) -> Decision:
@@ -193,8 +203,13 @@ def _extend_deadline(case: Case, cmd: c.Command, ctx: Context) -> Decision:
         (n, s) for n, s in ctx.workflow.definition.clocks.items() if s.extended_by == cmd.ACTION
     )
     due = add_days(case.clocks[name]["due_at"], cmd.days, spec.unit)
-    data = {"clock": name, "days": cmd.days, "due_at": due, "reason": cmd.reason,
-            "consented_by": list(cmd.consented_by)}
+    data = {
+        "clock": name,
+        "days": cmd.days,
+        "due_at": due,
+        "reason": cmd.reason,
+        "consented_by": list(cmd.consented_by),
+    }
     return Decision(Case.DeadlineExtended, data)
 
 
@@ -215,8 +230,12 @@ def _confirm_judicially(_case: Case, cmd: c.Command, _ctx: Context) -> Decision:
     applied_on = cmd.applied_on or cmd.date
     if applied_on > cmd.date:
         raise InvalidFieldError("applied_on", "must not be after the decision's date")
-    data = {"court": cmd.court, "decision": str(cmd.decision), "decided_on": cmd.date,
-            "applied_on": applied_on}
+    data = {
+        "court": cmd.court,
+        "decision": str(cmd.decision),
+        "decided_on": cmd.date,
+        "applied_on": applied_on,
+    }
     return Decision(Case.JudicialConfirmationRecorded, data)
 
 

@@ -97,8 +97,16 @@ def has_higher_level(case: Case, _cmd: Command, ctx: Context) -> str | None:
 GUARDS: dict[str, Guard] = {
     guard.__name__: guard
     for guard in (
-        no_party_refused, all_parties_consented, all_consent_to_extension, extension_available,
-        signed_by_every_party, within_confirmation_window, followed_up, mediator_changes,
-        was_mediated, not_confirmed_twice, has_higher_level,
+        no_party_refused,
+        all_parties_consented,
+        all_consent_to_extension,
+        extension_available,
+        signed_by_every_party,
+        within_confirmation_window,
+        followed_up,
+        mediator_changes,
+        was_mediated,
+        not_confirmed_twice,
+        has_higher_level,
     )
 }

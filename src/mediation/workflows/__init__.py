@@ -9,16 +9,21 @@ from mediation.workflows.definition import (
     Vocabulary,
     load_definition,
 )
-from mediation.workflows.machine import ActionUnavailable, GuardRefused, Transition, Workflow
+from mediation.workflows.machine import (
+    ActionUnavailableError,
+    GuardRefusedError,
+    Transition,
+    Workflow,
+)
 from mediation.workflows.registry import UnknownWorkflowError, WorkflowRegistry
 
 __all__ = [
     "ActionSpec",
-    "ActionUnavailable",
+    "ActionUnavailableError",
     "ClockSpec",
     "Definition",
     "DefinitionError",
-    "GuardRefused",
+    "GuardRefusedError",
     "StatusSpec",
     "Transition",
     "UnknownWorkflowError",

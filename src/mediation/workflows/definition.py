@@ -1,4 +1,4 @@
-"""Workflow definitions: parsed from TOML files and validated, or refused with file, place and fault."""
+"""Workflow definitions: parsed from TOML and validated, or refused naming file, place, fault."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ class _Parser:
     def fail(self, place: str, fault: str) -> DefinitionError:
         return DefinitionError(self.source, place, fault)
 
-    def get(self, table: Mapping[str, Any], key: str, place: str, kind: type, default: Any = ...) -> Any:
+    def get(
+        self, table: Mapping[str, Any], key: str, place: str, kind: type, default: Any = ...
+    ) -> Any:
         if key not in table:
             if default is ...:
                 raise self.fail(f"{place}{key}", "is required")

@@ -1,4 +1,4 @@
-"""The `transitions` state machine built from a definition: which action is allowed, where it leads."""
+"""The `transitions` machine built from a definition: which action is allowed, where it leads."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ GuardCheck = Callable[[str], str | None]
 """Evaluates a guard by name: None when it holds, else a short detail of why it does not."""
 
 
-class ActionUnavailable(Exception):
+class ActionUnavailableError(Exception):
     """The action has no transition from the current status."""
 
     def __init__(self, action: str, status: str, allowed: tuple[str, ...]) -> None:
@@ -25,7 +25,7 @@ class ActionUnavailable(Exception):
         self.allowed = allowed
 
 
-class GuardRefused(Exception):
+class GuardRefusedError(Exception):
     """A guard of the transition does not hold; carries the rule it serves."""
 
     def __init__(self, action: str, guard: str, rule: str, detail: str) -> None:
@@ -97,24 +97,24 @@ class Workflow:
         return tuple(name for name in self.definition.actions if name in triggers)
 
     def decide(self, status: str, action: str, check: GuardCheck) -> Transition:
-        """Where `action` leads from `status`; raises ActionUnavailable or GuardRefused."""
+        """Where `action` leads from `status`; raises ActionUnavailableError or GuardRefusedError."""
         allowed = self.allowed_actions(status)
         if action not in allowed:
-            raise ActionUnavailable(action, status, allowed)
+            raise ActionUnavailableError(action, status, allowed)
         for guard in self.action(action).guards:
             detail = check(guard)
             if detail is not None:
-                raise GuardRefused(action, guard, self.definition.guards[guard], detail)
+                raise GuardRefusedError(action, guard, self.definition.guards[guard], detail)
         probe = _Probe(self._guard_names, check)
         with self._lock:
             self._machine.add_model(probe, initial=status)
             try:
-                moved = probe.trigger(action)  # type: ignore[attr-defined]
-                dest = str(probe.state)  # type: ignore[attr-defined]
+                moved = probe.trigger(action)
+                dest = str(probe.state)
             except MachineError:
-                raise ActionUnavailable(action, status, allowed) from None
+                raise ActionUnavailableError(action, status, allowed) from None
             finally:
                 self._machine.remove_model(probe)
         if not moved:  # a guard changed its answer between our check and the machine's
-            raise GuardRefused(action, "?", "the workflow's guards refused the action", "")
+            raise GuardRefusedError(action, "?", "the workflow's guards refused the action", "")
         return Transition(action=action, source=status, dest=dest)

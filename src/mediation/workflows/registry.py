@@ -22,7 +22,9 @@ class WorkflowRegistry:
             if workflow.key in self._by_key:
                 first = self._by_key[workflow.key].definition.source
                 raise DefinitionError(
-                    workflow.definition.source, "version", f"{workflow.key} is defined in {first} too"
+                    workflow.definition.source,
+                    "version",
+                    f"{workflow.key} is defined in {first} too",
                 )
             self._by_key[workflow.key] = workflow
 

@@ -1,0 +1,139 @@
+"""The `mediation` command line, against a SQLite database named in the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mediation.accounts import Directory, Principal
+from mediation.cli import app
+from mediation.domain.values import Role
+from mediation.store import Database
+
+
+@pytest.fixture
+def configured_database(sqlite_database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", sqlite_database.url)
+    return sqlite_database
+
+
+@pytest.fixture
+def directory(configured_database: Database) -> Iterator[Directory]:
+    engine = configured_database.create_engine()
+    directory = Directory(engine)
+    directory.create_schema()
+    yield directory
+    engine.dispose()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def center(configured_database: Database) -> str:
+    result = run("center", "add", "chengguan", "--name", "拉萨市城关区矛盾纠纷调解中心")
+    assert result.exit_code == 0, result.output
+    return "chengguan"
+
+
+def test_center_add_then_list_shows_it_with_its_parent(center: str) -> None:
+    added = run("center", "add", "bakuo", "--name", "བར་སྐོར།", "--parent", center)
+    listed = run("center", "list")
+
+    assert added.exit_code == 0, added.output
+    assert listed.stdout.splitlines() == [
+        "bakuo\tchengguan\tབར་སྐོར།",
+        "chengguan\t-\t拉萨市城关区矛盾纠纷调解中心",
+    ]
+
+
+def test_user_add_prints_the_token_alone_as_the_last_line_and_it_authenticates(
+    center: str, directory: Directory
+) -> None:
+    result = run("user", "add", "dawa", "--role", "mediator", "--center", center)
+
+    assert result.exit_code == 0, result.output
+    *confirmation, token = result.stdout.splitlines()
+    assert "dawa" in "\n".join(confirmation)
+    assert directory.authenticate(token) == Principal("dawa", Role.MEDIATOR, center)
+
+
+def test_user_token_prints_a_new_token_last_and_the_old_one_stops_working(
+    center: str, directory: Directory
+) -> None:
+    old = run("user", "add", "dawa", "--role", "clerk", "--center", center).stdout.splitlines()[-1]
+
+    result = run("user", "token", "dawa")
+
+    assert result.exit_code == 0, result.output
+    new = result.stdout.splitlines()[-1]
+    assert directory.authenticate(old) is None
+    assert directory.authenticate(new) == Principal("dawa", Role.CLERK, center)
+
+
+def test_user_disable_stops_the_token_and_shows_in_the_list(
+    center: str, directory: Directory
+) -> None:
+    token = run("user", "add", "dawa", "--role", "clerk", "--center", center).stdout.split()[-1]
+
+    result = run("user", "disable", "dawa")
+
+    assert result.exit_code == 0, result.output
+    assert directory.authenticate(token) is None
+    assert run("user", "list", "--center", center).stdout == "dawa\tclerk\tchengguan\tdisabled\n"
+
+
+def test_adding_a_duplicate_user_fails_naming_the_user(center: str) -> None:
+    run("user", "add", "dawa", "--role", "clerk", "--center", center)
+
+    result = run("user", "add", "dawa", "--role", "admin", "--center", center)
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: user 'dawa' already exists\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.usefixtures("configured_database")
+def test_adding_a_user_to_an_unknown_center_fails_naming_the_center() -> None:
+    result = run("user", "add", "dawa", "--role", "clerk", "--center", "nowhere")
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: center 'nowhere' not found\n"
+    assert run("user", "list").stdout == ""
+
+
+@pytest.mark.parametrize("role", ["rules", "judge"])
+def test_a_role_other_than_a_staff_role_fails_naming_the_option(center: str, role: str) -> None:
+    result = run("user", "add", "dawa", "--role", role, "--center", center)
+
+    assert result.exit_code == 2
+    assert "--role" in result.stderr
+    assert run("user", "list").stdout == ""
+
+
+@pytest.mark.usefixtures("configured_database")
+def test_a_badly_formed_center_code_fails_naming_the_field() -> None:
+    result = run("center", "add", "has space", "--name", "调解中心")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: code: 'has space' is not")
+
+
+@pytest.mark.usefixtures("configured_database")
+def test_a_center_below_an_unknown_parent_fails_naming_the_parent() -> None:
+    result = run("center", "add", "bakuo", "--name", "调解中心", "--parent", "nowhere")
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: center 'nowhere' not found\n"
+    assert run("center", "list").stdout == ""
+
+
+@pytest.mark.usefixtures("configured_database")
+def test_disabling_an_unknown_user_fails_naming_the_user() -> None:
+    result = run("user", "disable", "nobody")
+
+    assert result.exit_code == 2
+    assert result.stderr == "error: user 'nobody' not found\n"
