@@ -123,7 +123,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API."""
     # Imported here so that managing accounts needs none of the web stack.
-    from mediation.bootstrap import serve  # type: ignore[import-not-found, unused-ignore]
+    from mediation.bootstrap import serve
 
     serve(Settings(), host=host, port=port)
 

@@ -1,7 +1,7 @@
 """The application layer: the case service over the event store, and the plain views it returns."""
 
 from mediation.application.service import CaseApplication, CenterDirectory
-from mediation.application.views import ActionInfo, CaseView, DeadlineView, HistoryEntry
+from mediation.application.views import ActionInfo, CaseView, DeadlineView, HistoryEntry, Saved
 
 __all__ = [
     "ActionInfo",
@@ -10,4 +10,5 @@ __all__ = [
     "CenterDirectory",
     "DeadlineView",
     "HistoryEntry",
+    "Saved",
 ]

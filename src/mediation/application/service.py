@@ -12,13 +12,14 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from mediation.application.transcodings import TRANSCODINGS
 from mediation.application.views import (
     ActionInfo,
     CaseView,
     HistoryEntry,
+    Saved,
     case_view,
     event_data,
 )
@@ -78,8 +79,8 @@ class CaseApplication(Application[UUID]):
 
     def register(
         self, command: c.Register, actor: Actor, idempotency_key: str | None = None
-    ) -> tuple[CaseView, bool]:
-        """Register a dispute; returns its view and whether it is new (False: a retried key)."""
+    ) -> Saved:
+        """Register a dispute; `created` is False when a retried key found the earlier case."""
         center = command.center or actor.center
         if self.directory.center(center) is None:
             raise InvalidFieldError("center", f"no center '{center}'")
@@ -90,33 +91,33 @@ class CaseApplication(Application[UUID]):
             case_id = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.user}\n{idempotency_key}")
             earlier = self._replayed(case_id, fingerprint, actor)
             if earlier is not None:
-                return earlier, False
+                return Saved(earlier, None, created=False)
         workflow = self.workflows.latest(DEFAULT_WORKFLOW)
         case = register_case(case_id, command, actor, center, fingerprint, self._context(workflow))
         try:
-            self.save(case)
+            recordings = self.save(case)
         except IntegrityError:
             earlier = self._replayed(case_id, fingerprint, actor) if idempotency_key else None
             if earlier is None:
                 raise ConcurrentChangeError("the case was registered concurrently") from None
-            return earlier, False
-        return self._view(case, actor), True
+            return Saved(earlier, None, created=False)
+        return Saved(self._view(case, actor), _position(recordings), created=True)
 
     def act(
         self, case_id: UUID, command: c.Command, actor: Actor, expected_version: int | None = None
-    ) -> CaseView:
+    ) -> Saved:
         """Give a case one command; `expected_version` guards against acting on a stale read."""
         case = self._load(case_id, actor)
         if expected_version is not None and expected_version != case.version:
             raise StaleVersionError(expected_version, case.version)
         execute(case, command, actor, self._context(self._workflow(case)))
         try:
-            self.save(case)
+            recordings = self.save(case)
         except IntegrityError:
             raise ConcurrentChangeError(
                 "the case was changed by someone else at the same moment; reload and retry"
             ) from None
-        return self._view(case, actor)
+        return Saved(self._view(case, actor), _position(recordings))
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -239,6 +240,10 @@ class CaseApplication(Application[UUID]):
 
     def _view(self, case: Case, actor: Actor) -> CaseView:
         return case_view(case, self._workflow(case), self.clock.now(), self._masked(case, actor))
+
+
+def _position(recordings: list[Recording[UUID]]) -> int | None:
+    return max((r.notification.id for r in recordings), default=None)
 
 
 def _fingerprint(command: c.Register, center: str) -> str:

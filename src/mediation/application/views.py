@@ -63,6 +63,15 @@ class CaseView:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A case after a command, and the log position of the last event it wrote (read your writes)."""
+
+    view: CaseView
+    position: int | None
+    created: bool = False
+
+
+@dataclass(frozen=True)
 class ActionInfo:
     """An action the caller may take now, or the rule that blocks it for now."""
 

@@ -1,0 +1,65 @@
+"""The composition root: builds the real (or given fake) collaborators from one Settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from mediation.accounts import Directory
+from mediation.application import CaseApplication
+from mediation.domain import VOCABULARY
+from mediation.domain.ports import Clock, SystemClock
+from mediation.settings import Settings
+from mediation.store import Database
+from mediation.workflows import WorkflowRegistry
+
+
+@dataclass
+class Services:
+    """Everything one process needs, built once at start-up."""
+
+    settings: Settings
+    database: Database
+    engine: Engine
+    directory: Directory
+    workflows: WorkflowRegistry
+    cases: CaseApplication
+    clock: Clock
+
+    def close(self) -> None:
+        self.cases.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Load and validate the workflows, open the stores, create missing tables."""
+    clock = clock or SystemClock()
+    workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
+    database = Database(settings.database_url)
+    engine = database.create_engine()
+    directory = Directory(engine)
+    directory.create_schema()
+    cases = CaseApplication(
+        env=database.eventsourcing_env(),
+        workflows=workflows,
+        directory=directory,
+        clock=clock,
+        snapshot_interval=settings.snapshot_interval,
+    )
+    return Services(settings, database, engine, directory, workflows, cases, clock)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the HTTP API with uvicorn until interrupted."""
+    import uvicorn
+
+    from mediation.api.app import create_app
+
+    services = build_services(settings)
+    try:
+        uvicorn.run(
+            create_app(services), host=host, port=port, log_level=settings.log_level.lower()
+        )
+    finally:
+        services.close()
