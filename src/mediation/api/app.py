@@ -1,0 +1,33 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+import mediation
+from mediation.api import errors, routes_cases
+from mediation.bootstrap import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    """An app serving the API under /api/v1 from the given services."""
+    app = FastAPI(
+        title="mediation",
+        version=mediation.__version__,
+        summary="Event-sourced case workflow engine for dispute mediation centers",
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(routes_cases.router)
+
+    @app.get("/api/v1/health", tags=["operations"])
+    def health() -> dict[str, object]:
+        """Liveness and the event log's head position."""
+        return {"status": "ok", "log_position": services.cases.recorder.max_notification_id()}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
