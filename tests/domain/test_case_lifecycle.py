@@ -1,0 +1,281 @@
+"""A case's life through the Case aggregate and its decisions: each step records who and where."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from mediation.domain import commands as c
+from mediation.domain.case import Case
+from mediation.domain.errors import ActionNotAllowedError, PermissionDeniedError
+from mediation.domain.guards import GUARDS
+from mediation.domain.values import Actor, Outcome, PartyRole, Referral, Risk, Role
+from mediation.workflows import Workflow
+
+if TYPE_CHECKING:
+    from conftest import Desk
+
+
+def test_a_case_is_registered_in_intake_with_numbered_parties(desk: Desk) -> None:
+    case = desk.register()
+
+    assert case.status == "registered"
+    assert case.version == 1
+    assert case.workflow == "dispute@1"
+    assert case.center == desk.TOWN
+    assert case.registered_by == desk.clerk
+    assert [(p.id, p.role, p.name) for p in case.parties] == [
+        ("p1", PartyRole.APPLICANT, "ཚེ་རིང་"),
+        ("p2", PartyRole.RESPONDENT, "王五"),
+    ]
+    assert case.parties[0].id_number == "540102199001011234"
+
+
+def test_a_case_walks_from_registration_to_closure(desk: Desk) -> None:
+    case = desk.register()
+    steps: list[tuple[c.Command, Actor, str]] = [
+        (c.Accept(), desk.clerk, "awaiting_routing"),
+        (c.Route("mia"), desk.clerk, "mediating"),
+        (c.RecordConsent("p1", True), desk.mediator, "mediating"),
+        (c.RecordConsent("p2", True), desk.mediator, "mediating"),
+        (c.ScheduleSession(desk.START + timedelta(days=2), "调解室 room 1"), desk.mediator, "mediating"),
+        (c.RecordSession("both sides heard; quiet hours agreed"), desk.mediator, "mediating"),
+        (c.ReachAgreement("no music after 22:00", ("p1", "p2")), desk.mediator, "agreement_in_force"),
+        (c.RecordFollowUp(True, "quiet since"), desk.mediator, "agreement_in_force"),
+        (c.Close(Outcome.RESOLVED), desk.clerk, "closed"),
+    ]
+    assert len(case.collect_events()) == 1
+
+    for version, (command, actor, status) in enumerate(steps, start=2):
+        desk.do(case, command, actor)
+        [event] = case.collect_events()
+        assert isinstance(event, Case.Event)
+        assert (event.actor, event.status, event.originator_version) == (actor, status, version)
+        assert case.version == version
+        assert case.status == status
+
+    assert case.outcome == "resolved"
+    assert case.mediator == "mia"
+    assert case.consents == {"p1": True, "p2": True}
+    assert [s["held"] for s in case.sessions] == [True]
+    assert case.agreement is not None
+    assert case.agreement["effective_on"] == desk.START.date()
+    assert case.closed_at == desk.START
+
+
+def test_events_are_named_in_the_past_tense(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "closed")
+
+    names = [type(event).__name__ for event in case.collect_events()]
+
+    assert names == [
+        "Registered",
+        "Accepted",
+        "Routed",
+        "ConsentRecorded",
+        "ConsentRecorded",
+        "AgreementReached",
+        "FollowUpRecorded",
+        "Closed",
+    ]
+
+
+def test_rejection_closes_the_case_with_outcome_rejected(desk: Desk) -> None:
+    case = desk.do(desk.register(), c.Reject("already before the Chengguan court"))
+
+    assert case.status == "closed"
+    assert case.outcome == "rejected"
+    assert case.closed_at == desk.START
+    assert case.clocks == {}
+
+
+def test_a_received_transfer_goes_to_mediation(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "transfer_pending")
+    assert case.transfer is not None
+    assert case.transfer["unit"] == desk.UNIT
+
+    desk.do(case, c.ReceiveTransfer("tenzin"))
+
+    assert case.status == "mediating"
+    assert case.transfer is None
+    assert case.mediator == "tenzin"
+    assert case.was_mediated
+
+
+def test_a_transfer_received_without_a_mediator_leaves_the_case_unassigned(desk: Desk) -> None:
+    case = desk.do(desk.walk(desk.register(), "transfer_pending"), c.ReceiveTransfer())
+
+    assert case.status == "mediating"
+    assert case.mediator is None
+
+
+def test_a_returned_transfer_goes_back_to_routing(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "transfer_pending")
+
+    desk.do(case, c.ReturnTransfer("not a labour matter"))
+
+    assert case.status == "awaiting_routing"
+    assert case.transfer is None
+    assert not case.was_mediated
+    [*_, event] = case.collect_events()
+    assert isinstance(event, Case.TransferReturned)
+    assert event.unit == desk.UNIT
+
+
+def test_termination_closes_with_the_referral_given(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "mediating")
+
+    desk.do(case, c.Terminate("positions too far apart", Referral.LITIGATION))
+
+    assert case.status == "closed"
+    assert case.outcome == "referred"
+    [*_, event] = case.collect_events()
+    assert isinstance(event, Case.Terminated)
+    assert event.referral == "litigation"
+
+
+@pytest.mark.parametrize(
+    "status", ["registered", "awaiting_routing", "transfer_pending", "mediating"]
+)
+def test_the_applicant_may_withdraw_from_any_open_phase(desk: Desk, status: str) -> None:
+    case = desk.walk(desk.register(), status)
+
+    desk.do(case, c.Withdraw("settled between themselves"))
+
+    assert case.status == "closed"
+    assert case.outcome == "withdrawn"
+
+
+def test_a_closed_case_cannot_be_withdrawn(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "closed")
+
+    with pytest.raises(ActionNotAllowedError, match="allowed now: reopen, add_note"):
+        desk.do(case, c.Withdraw("too late"))
+
+
+def test_a_reopened_case_returns_to_mediation_without_its_agreement(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "closed")
+
+    desk.do(case, c.Reopen("the respondent stopped paying"), desk.supervisor)
+
+    assert case.status == "mediating"
+    assert case.outcome is None
+    assert case.closed_at is None
+    assert case.agreement is None
+    assert case.follow_ups == []
+
+
+def test_notes_and_documents_record_who_added_them(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "mediating")
+
+    desk.do(case, c.AddNote("applicant called: ཐུགས་རྗེ་ཆེ།"), desk.other_mediator)
+    desk.do(case, c.AttachDocument("ID copy", "archive://42", "image/png"), desk.mediator)
+
+    assert case.notes == [{"at": desk.START, "by": "tenzin", "text": "applicant called: ཐུགས་རྗེ་ཆེ།"}]
+    assert case.documents[0]["by"] == "mia"
+
+
+def test_grading_risk_and_supervising_are_recorded(desk: Desk) -> None:
+    case = desk.register()
+
+    desk.do(case, c.GradeRisk(Risk.RED, "threats of violence"))
+    desk.do(case, c.Supervise("report by Friday", date(2026, 3, 6)), desk.supervisor)
+
+    assert case.risk == "red"
+    assert case.supervisions[0]["due"] == date(2026, 3, 6)
+    assert case.supervisions[0]["by"] == "boss"
+
+
+def test_amending_changes_the_named_fields_only(desk: Desk) -> None:
+    case = desk.register()
+
+    desk.do(case, c.Amend(summary="noise and a blocked lane"))
+
+    assert case.summary == "noise and a blocked lane"
+    assert case.dispute_type == "neighbour"
+
+
+def test_a_mediator_cannot_accept_a_case(desk: Desk) -> None:
+    case = desk.register()
+
+    with pytest.raises(PermissionDeniedError, match="role 'mediator' may not 'accept'"):
+        desk.do(case, c.Accept(), desk.mediator)
+    assert case.version == 1
+
+
+def test_only_the_assigned_mediator_records_consent(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "mediating")
+
+    with pytest.raises(PermissionDeniedError, match=r"only the case's mediator \(mia\)"):
+        desk.do(case, c.RecordConsent("p1", True), desk.other_mediator)
+    assert case.consents == {}
+
+
+def test_a_deadline_rule_escalates_as_a_named_system_actor(desk: Desk) -> None:
+    case = desk.register()
+    rule = Actor.rule("deadline", desk.TOWN)
+
+    desk.do(case, c.Escalate("intake decision overdue"), rule)
+
+    [*_, event] = case.collect_events()
+    assert event.actor.user == "rules:deadline"
+    assert event.actor.role == Role.RULES
+    assert case.escalated_to == desk.COUNTY
+    assert case.escalation_level == 1
+
+
+def test_a_rules_actor_may_not_decide_the_case_itself(desk: Desk) -> None:
+    with pytest.raises(PermissionDeniedError):
+        desk.do(desk.register(), c.Accept(), Actor.rule("deadline", desk.TOWN))
+
+
+def test_replay_rebuilds_the_same_case_without_any_rules(
+    desk: Desk, workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = desk.walk(desk.register(), "mediating")
+    desk.consent_all(case)
+    desk.do(case, c.ExtendDeadline(10, "waiting for a valuation", ("p1", "p2")))
+    events = list(case.collect_events())
+    desk.walk(case, "closed")
+    desk.do(case, c.Reopen("breach"), desk.supervisor)
+    desk.do(case, c.Escalate("second breach"), desk.supervisor)
+    events += case.collect_events()
+
+    def refuse(*_args: object) -> str:
+        raise AssertionError("replay ran a guard")
+
+    for name in GUARDS:  # today's rules would refuse everything, if they were asked
+        monkeypatch.setitem(GUARDS, name, refuse)
+    monkeypatch.setattr(Workflow, "decide", refuse)
+    rebuilt = desk.replay(events)
+
+    assert vars(rebuilt) == vars(case)
+    assert (rebuilt.status, rebuilt.version) == ("mediating", case.version)
+    assert rebuilt.extensions == {"mediation": 1}
+    assert rebuilt.escalated_to == desk.COUNTY
+
+
+def test_replay_applies_whatever_was_recorded_even_against_todays_guards(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "mediating")
+    desk.do(case, c.RecordConsent("p2", False))
+    events = list(case.collect_events())
+    # An old stream, written before the refusal guard existed: a session after a refusal.
+    session = Case.SessionScheduled(
+        originator_id=case.id,
+        originator_version=case.version + 1,
+        timestamp=desk.START,
+        actor=desk.mediator,
+        status="mediating",
+        clocks_started={},
+        clocks_stopped=[],
+        at=desk.START + timedelta(days=1),
+        place="old hall",
+    )
+
+    rebuilt = desk.replay([*events, session])
+
+    assert rebuilt.consents == {"p2": False}
+    assert rebuilt.sessions[0]["place"] == "old hall"
+    assert rebuilt.version == case.version + 1
