@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -11,6 +12,7 @@ from mediation.accounts import Directory, Principal
 from mediation.cli import app
 from mediation.domain.values import Role
 from mediation.store import Database
+from mediation.workflows.registry import BUILT_IN
 
 
 @pytest.fixture
@@ -137,3 +139,31 @@ def test_disabling_an_unknown_user_fails_naming_the_user() -> None:
 
     assert result.exit_code == 2
     assert result.stderr == "error: user 'nobody' not found\n"
+
+
+def test_a_database_url_of_an_unknown_kind_is_named_in_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", "mysql://somewhere/db")
+
+    result = run("center", "list")
+
+    assert result.exit_code == 2
+    assert "MEDIATION_DATABASE_URL" in result.stderr
+
+
+def test_serve_refuses_to_start_on_a_broken_workflow_definition(
+    configured_database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = (BUILT_IN / "dispute.v1.toml").read_text(encoding="utf-8")
+    broken = text.replace("version = 1", "version = 7").replace(
+        'roles = ["mediator"]\n', 'roles = ["mediator", "janitor"]\n', 1
+    )
+    (tmp_path / "dispute.v7.toml").write_text(broken, encoding="utf-8")
+    monkeypatch.setenv("MEDIATION_WORKFLOWS_DIR", str(tmp_path))
+
+    result = run("serve", "--port", "1")
+
+    assert result.exit_code == 1
+    assert str(tmp_path / "dispute.v7.toml") in result.stderr
+    assert "actions.record_consent.roles[1]: unknown role 'janitor'" in result.stderr

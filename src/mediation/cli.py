@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from mediation.accounts import Center, Directory, User
 from mediation.domain.errors import (
@@ -18,6 +19,7 @@ from mediation.domain.errors import (
 )
 from mediation.settings import Settings
 from mediation.store import Database
+from mediation.workflows import DefinitionError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 center_app = typer.Typer(help="Mediation centers and their hierarchy.", no_args_is_help=True)
@@ -38,10 +40,21 @@ class StaffRole(StrEnum):
     ADMIN = "admin"
 
 
+def _settings() -> Settings:
+    """The configuration from the environment, or a clear message naming what is wrong in it."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"error: {field}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
 @contextmanager
 def _directory() -> Iterator[Directory]:
     """The configured accounts directory; the one place its errors become exit codes."""
-    engine = Database(Settings().database_url).create_engine()
+    engine = Database(_settings().database_url).create_engine()
     try:
         directory = Directory(engine)
         directory.create_schema()
@@ -125,7 +138,11 @@ def serve_command(
     # Imported here so that managing accounts needs none of the web stack.
     from mediation.bootstrap import serve
 
-    serve(Settings(), host=host, port=port)
+    try:
+        serve(_settings(), host=host, port=port)
+    except DefinitionError as error:
+        typer.echo(f"error: broken workflow definition: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _describe_center(center: Center) -> str:

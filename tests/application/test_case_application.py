@@ -224,10 +224,14 @@ def test_snapshots_keep_a_long_case_loading_to_the_same_state(
 
 V2_CHANGES = (
     ("version = 1", "version = 2"),
-    ('[actions.accept]\nfrom = ["registered"]\nto = "awaiting_routing"\nroles = ["clerk", "supervisor"]',
-     '[actions.accept]\nfrom = ["registered"]\nto = "awaiting_routing"\nroles = ["supervisor"]'),
-    ("starts = [\"route\", \"receive_transfer\", \"reopen\"]\nstops = [\"reach_agreement\", \"terminate\"]\ndays = 30",
-     "starts = [\"route\", \"receive_transfer\", \"reopen\"]\nstops = [\"reach_agreement\", \"terminate\"]\ndays = 10"),
+    (
+        '[actions.accept]\nfrom = ["registered"]\nto = "awaiting_routing"\nroles = ["clerk", "supervisor"]',
+        '[actions.accept]\nfrom = ["registered"]\nto = "awaiting_routing"\nroles = ["supervisor"]',
+    ),
+    (
+        'starts = ["route", "receive_transfer", "reopen"]\nstops = ["reach_agreement", "terminate"]\ndays = 30',
+        'starts = ["route", "receive_transfer", "reopen"]\nstops = ["reach_agreement", "terminate"]\ndays = 10',
+    ),
 )
 
 

@@ -24,7 +24,7 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, object]:
         """Liveness and the event log's head position."""
-        return {"status": "ok", "log_position": services.cases.recorder.max_notification_id()}
+        return {"status": "ok", "log_position": services.cases.recorder.max_notification_id() or 0}
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
