@@ -153,7 +153,15 @@ def case_view(case: Case, workflow: Workflow, now: datetime, masked: bool) -> Ca
 
 
 BASE_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "status"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "actor",
+        "status",
+        "fingerprint",
+    }
 )
 
 

@@ -40,6 +40,7 @@ class Case(Aggregate):
         self.closed_at: datetime | None = None
         self.escalation_level = 0
         self.escalated_to: str | None = None
+        self.breaches: list[str] = []
         self.notes: list[dict[str, Any]] = []
         self.documents: list[dict[str, Any]] = []
         self.supervisions: list[dict[str, Any]] = []
@@ -298,10 +299,13 @@ class Case(Aggregate):
         reason: str
         level: int
         to_center: str
+        breach: str | None  # set when a rule escalates: the breach it answers, never twice
 
         def record(self, case: Case) -> None:
             case.escalation_level = self.level
             case.escalated_to = self.to_center
+            if self.breach is not None:
+                case.breaches.append(self.breach)
 
     class SupervisionInstructed(Event):
         instruction: str

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from mediation.domain.calendar import WorkingCalendar
 from mediation.workflows import ClockSpec, Workflow
 
-WEEKEND = (5, 6)
+WEEKDAYS_ONLY = WorkingCalendar()
 
 
-def add_days(start: datetime, days: int, unit: str) -> datetime:
-    """`days` calendar days after `start`, or `days` working days (Monday to Friday)."""
-    if unit == "calendar":
-        return start + timedelta(days=days)
-    moment = start
-    remaining = days
-    while remaining > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() not in WEEKEND:
-            remaining -= 1
-    return moment
+def add_days(
+    start: datetime, days: int, unit: str, calendar: WorkingCalendar = WEEKDAYS_ONLY
+) -> datetime:
+    """`days` calendar days after `start`, or `days` working days by `calendar`."""
+    return calendar.add(start, days, unit)
 
 
 def clock_changes(
@@ -31,6 +26,7 @@ def clock_changes(
     complexity: str,
     anchor: datetime,
     final: bool,
+    calendar: WorkingCalendar = WEEKDAYS_ONLY,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The clocks `action` starts (name -> started_at, due_at) and the running ones it stops."""
     specs = workflow.definition.clocks
@@ -40,10 +36,12 @@ def clock_changes(
         return started, stopped
     for name, spec in specs.items():
         if action in spec.starts and (name not in running or name in stopped):
-            started[name] = _start(spec, complexity, anchor)
+            started[name] = _start(spec, complexity, anchor, calendar)
     return started, stopped
 
 
-def _start(spec: ClockSpec, complexity: str, anchor: datetime) -> dict[str, Any]:
-    due = add_days(anchor, spec.days_for(complexity), spec.unit)
+def _start(
+    spec: ClockSpec, complexity: str, anchor: datetime, calendar: WorkingCalendar
+) -> dict[str, Any]:
+    due = add_days(anchor, spec.days_for(complexity), spec.unit, calendar)
     return {"started_at": anchor, "due_at": due}

@@ -319,6 +319,16 @@ class Escalate(Command):
 
 
 @dataclass(frozen=True)
+class EscalateBreach(Command):
+    """An automated rule escalates a breach (a deadline passed, a red risk) exactly once."""
+
+    ACTION: ClassVar[str] = "escalate"
+    TEXT_LIMITS: ClassVar[dict[str, int]] = {"breach": SHORT, "reason": LONG}
+    breach: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Supervise(Command):
     ACTION: ClassVar[str] = "supervise"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"instruction": LONG}
@@ -355,4 +365,6 @@ ACTION_COMMANDS: dict[str, type[Command]] = {
         Supervise,
     )
 }
-"""Every action a case takes after registration, by name (the vocabulary definitions use)."""
+"""Every action a case takes after registration, by name (the vocabulary definitions use).
+
+`EscalateBreach` is not among them: only the rules process gives it, as the action `escalate`."""

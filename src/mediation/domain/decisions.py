@@ -13,6 +13,7 @@ from mediation.domain.case import Case
 from mediation.domain.clocks import add_days, clock_changes
 from mediation.domain.errors import (
     ActionNotAllowedError,
+    BreachEscalatedAlreadyError,
     InvalidFieldError,
     PermissionDeniedError,
     RuleViolationError,
@@ -41,7 +42,9 @@ def register_case(
     definition = ctx.workflow.definition
     if actor.role not in definition.register_roles:
         raise PermissionDeniedError(f"role '{actor.role}' may not register cases")
-    started, _ = clock_changes(ctx.workflow, "register", {}, command.complexity, ctx.now, False)
+    started, _ = clock_changes(
+        ctx.workflow, "register", {}, command.complexity, ctx.now, False, ctx.calendar
+    )
     return Case._create(
         Case.Registered,
         id=case_id,
@@ -77,6 +80,7 @@ def execute(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
         case.complexity,
         decision.clock_anchor or ctx.now,
         final,
+        ctx.calendar,
     )
     case.trigger_event(
         decision.event,
@@ -202,7 +206,7 @@ def _extend_deadline(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     name, spec = next(
         (n, s) for n, s in ctx.workflow.definition.clocks.items() if s.extended_by == cmd.ACTION
     )
-    due = add_days(case.clocks[name]["due_at"], cmd.days, spec.unit)
+    due = add_days(case.clocks[name]["due_at"], cmd.days, spec.unit, ctx.calendar)
     data = {
         "clock": name,
         "days": cmd.days,
@@ -245,8 +249,21 @@ def _escalate(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     steps = 0
     while steps < cmd.levels and (parent := ctx.directory.parent_of(target)) is not None:
         target, steps = parent, steps + 1
-    data = {"reason": cmd.reason, "level": case.escalation_level + steps, "to_center": target}
+    data = {
+        "reason": cmd.reason,
+        "level": case.escalation_level + steps,
+        "to_center": target,
+        "breach": None,
+    }
     return Decision(Case.Escalated, data)
+
+
+def _escalate_breach(case: Case, cmd: c.Command, ctx: Context) -> Decision:
+    assert isinstance(cmd, c.EscalateBreach)
+    if cmd.breach in case.breaches:
+        raise BreachEscalatedAlreadyError(cmd.breach)
+    decision = _escalate(case, c.Escalate(reason=cmd.reason), ctx)
+    return Decision(Case.Escalated, {**decision.data, "breach": cmd.breach})
 
 
 def _supervise(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
@@ -293,6 +310,7 @@ HANDLERS: dict[type[c.Command], Callable[[Case, c.Command, Context], Decision]] 
     c.AddNote: _copy(Case.NoteAdded, "text"),
     c.AttachDocument: _copy(Case.DocumentAttached, "title", "reference", "media_type", "sha256"),
     c.Escalate: _escalate,
+    c.EscalateBreach: _escalate_breach,
     c.Supervise: _supervise,
 }
-assert set(HANDLERS) == set(c.ACTION_COMMANDS.values()), "every action needs a handler"
+assert set(HANDLERS) >= set(c.ACTION_COMMANDS.values()), "every action needs a handler"

@@ -74,3 +74,11 @@ class StaleVersionError(MediationError):
 
 class DuplicateError(ConflictError):
     """Something with that key exists already."""
+
+
+class BreachEscalatedAlreadyError(ConflictError):
+    """A rule found this breach escalated before: nothing more to do, exactly once."""
+
+    def __init__(self, breach: str) -> None:
+        super().__init__(f"breach {breach} was escalated already")
+        self.breach = breach

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from mediation.domain.calendar import WorkingCalendar
 from mediation.workflows import Workflow
 
 
@@ -22,6 +23,7 @@ class Context:
     workflow: Workflow
     now: datetime
     directory: Directory
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
 
 
 class Clock(Protocol):

@@ -1,0 +1,36 @@
+"""Working days: Monday to Friday, less public holidays, plus make-up working days (调休)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+WEEKEND = frozenset({5, 6})
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Counts days in the centers' local time zone, where a day begins and ends."""
+
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    workdays: frozenset[date] = field(default_factory=frozenset)
+    zone: tzinfo = CHINA_STANDARD_TIME
+    name: str = "weekends only"
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() not in WEEKEND and day not in self.holidays
+
+    def add(self, start: datetime, days: int, unit: str) -> datetime:
+        """`days` calendar days after `start`, or the same time `days` working days later."""
+        if unit == "calendar":
+            return start + timedelta(days=days)
+        local = start.astimezone(self.zone)
+        remaining = days
+        while remaining > 0:
+            local += timedelta(days=1)
+            if self.is_working_day(local.date()):
+                remaining -= 1
+        return local.astimezone(start.tzinfo)
