@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mediation.bootstrap import Services, build_services
-from mediation.domain.values import Actor, Role
-from mediation.settings import Settings
+from mediation.bootstrap import Services
+from mediation.domain.values import Actor
 from mediation.store import Database
+from tests.support import ORG_CENTERS, ORG_USERS, FakeClock, Org, build_test_services
 
 POSTGRES_URL_VAR = "MEDIATION_TEST_POSTGRES_URL"
 
@@ -75,53 +73,9 @@ def sqlite_database(tmp_path: Path) -> Database:
     return Database(f"sqlite:///{tmp_path / 'mediation.db'}")
 
 
-class FakeClock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> datetime:
-        self.moment += timedelta(**delta)
-        return self.moment
-
-
-@dataclass(frozen=True)
-class Org:
-    """A small hierarchy: city > county (cg) > town (cg-a), and a second county (dz)."""
-
-    tokens: dict[str, str]
-    actors: dict[str, Actor]
-
-
-ORG_CENTERS = (
-    ("city", "拉萨市矛盾纠纷调解中心", None),
-    ("cg", "城关区矛盾纠纷调解中心", "city"),
-    ("cg-a", "ལྷ་ས་ 八廓街道调解中心", "cg"),
-    ("dz", "达孜区矛盾纠纷调解中心", "city"),
-)
-ORG_USERS = (
-    ("clerk", Role.CLERK, "cg-a"),
-    ("mia", Role.MEDIATOR, "cg-a"),
-    ("mo", Role.MEDIATOR, "cg-a"),
-    ("sup", Role.SUPERVISOR, "cg"),
-    ("city_sup", Role.SUPERVISOR, "city"),
-    ("dz_clerk", Role.CLERK, "dz"),
-    ("dz_sup", Role.SUPERVISOR, "dz"),
-    ("admin", Role.ADMIN, "city"),
-)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-
-
-def build_test_services(database: Database, clock: FakeClock, **settings: Any) -> Services:
-    return build_services(Settings(database_url=database.url, **settings), clock=clock)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from uuid import UUID
 
 import pytest
 
-from conftest import FakeClock, Org, build_test_services
 from mediation.application import CaseApplication
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
@@ -21,6 +20,7 @@ from mediation.domain.errors import (
 from mediation.domain.values import Actor, Channel, Outcome, PartyRole
 from mediation.store import Database
 from mediation.workflows.registry import BUILT_IN
+from tests.support import FakeClock, Org, build_test_services
 
 
 def registration(summary: str = "邻里噪音纠纷 noise between neighbours") -> c.Register:

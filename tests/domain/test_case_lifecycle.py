@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from mediation.domain import VOCABULARY
 from mediation.domain import commands as c
 from mediation.domain.case import Case
-from mediation.domain.errors import ActionNotAllowedError, PermissionDeniedError
+from mediation.domain.errors import (
+    ActionNotAllowedError,
+    BreachEscalatedAlreadyError,
+    PermissionDeniedError,
+    RuleViolationError,
+)
 from mediation.domain.guards import GUARDS
 from mediation.domain.values import Actor, Outcome, PartyRole, Referral, Risk, Role
-from mediation.workflows import Workflow
+from mediation.workflows import Workflow, load_definition
+from mediation.workflows.registry import BUILT_IN
 
 if TYPE_CHECKING:
-    from conftest import Desk
+    from tests.domain.desk import Desk
 
 
 def test_a_case_is_registered_in_intake_with_numbered_parties(desk: Desk) -> None:
@@ -40,9 +48,17 @@ def test_a_case_walks_from_registration_to_closure(desk: Desk) -> None:
         (c.Route("mia"), desk.clerk, "mediating"),
         (c.RecordConsent("p1", True), desk.mediator, "mediating"),
         (c.RecordConsent("p2", True), desk.mediator, "mediating"),
-        (c.ScheduleSession(desk.START + timedelta(days=2), "调解室 room 1"), desk.mediator, "mediating"),
+        (
+            c.ScheduleSession(desk.START + timedelta(days=2), "调解室 room 1"),
+            desk.mediator,
+            "mediating",
+        ),
         (c.RecordSession("both sides heard; quiet hours agreed"), desk.mediator, "mediating"),
-        (c.ReachAgreement("no music after 22:00", ("p1", "p2")), desk.mediator, "agreement_in_force"),
+        (
+            c.ReachAgreement("no music after 22:00", ("p1", "p2")),
+            desk.mediator,
+            "agreement_in_force",
+        ),
         (c.RecordFollowUp(True, "quiet since"), desk.mediator, "agreement_in_force"),
         (c.Close(Outcome.RESOLVED), desk.clerk, "closed"),
     ]
@@ -220,10 +236,26 @@ def test_a_deadline_rule_escalates_as_a_named_system_actor(desk: Desk) -> None:
     desk.do(case, c.Escalate("intake decision overdue"), rule)
 
     [*_, event] = case.collect_events()
+    assert isinstance(event, Case.Escalated)
     assert event.actor.user == "rules:deadline"
     assert event.actor.role == Role.RULES
     assert case.escalated_to == desk.COUNTY
     assert case.escalation_level == 1
+
+
+def test_a_rule_escalates_each_breach_exactly_once(desk: Desk) -> None:
+    case = desk.register()
+    rule = Actor.rule("deadline", desk.TOWN)
+    breach = c.EscalateBreach("intake_decision:1", "intake decision overdue")
+    desk.do(case, breach, rule)
+
+    with pytest.raises(BreachEscalatedAlreadyError):
+        desk.do(case, breach, rule)
+
+    assert case.breaches == ["intake_decision:1"]
+    assert case.escalation_level == 1
+    desk.do(case, c.EscalateBreach("intake_decision:2", "overdue again"), rule)
+    assert (case.escalated_to, case.breaches[-1]) == (desk.CITY, "intake_decision:2")
 
 
 def test_a_rules_actor_may_not_decide_the_case_itself(desk: Desk) -> None:
@@ -232,7 +264,7 @@ def test_a_rules_actor_may_not_decide_the_case_itself(desk: Desk) -> None:
 
 
 def test_replay_rebuilds_the_same_case_without_any_rules(
-    desk: Desk, workflow: Workflow, monkeypatch: pytest.MonkeyPatch
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = desk.walk(desk.register(), "mediating")
     desk.consent_all(case)
@@ -244,38 +276,45 @@ def test_replay_rebuilds_the_same_case_without_any_rules(
     events += case.collect_events()
 
     def refuse(*_args: object) -> str:
-        raise AssertionError("replay ran a guard")
+        raise AssertionError("replay consulted the workflow or a guard")
 
-    for name in GUARDS:  # today's rules would refuse everything, if they were asked
+    for name in GUARDS:  # replay must not even ask today's rules
         monkeypatch.setitem(GUARDS, name, refuse)
     monkeypatch.setattr(Workflow, "decide", refuse)
     rebuilt = desk.replay(events)
 
     assert vars(rebuilt) == vars(case)
     assert (rebuilt.status, rebuilt.version) == ("mediating", case.version)
-    assert rebuilt.extensions == {"mediation": 1}
+    assert rebuilt.extensions == {}  # reopening started a new mediation clock
     assert rebuilt.escalated_to == desk.COUNTY
 
 
-def test_replay_applies_whatever_was_recorded_even_against_todays_guards(desk: Desk) -> None:
-    case = desk.walk(desk.register(), "mediating")
-    desk.do(case, c.RecordConsent("p2", False))
-    events = list(case.collect_events())
-    # An old stream, written before the refusal guard existed: a session after a refusal.
-    session = Case.SessionScheduled(
-        originator_id=case.id,
-        originator_version=case.version + 1,
-        timestamp=desk.START,
-        actor=desk.mediator,
-        status="mediating",
-        clocks_started={},
-        clocks_stopped=[],
-        at=desk.START + timedelta(days=1),
-        place="old hall",
+@pytest.fixture
+def lax_workflow(tmp_path: Path) -> Workflow:
+    """An older deployment of dispute@1 whose sessions had no consent guards."""
+    text = (BUILT_IN / "dispute.v1.toml").read_text(encoding="utf-8")
+    guarded = 'roles = ["mediator"]\nguards = ["no_party_refused", "all_parties_consented"]\n'
+    assert text.count(guarded) == 2
+    (tmp_path / "dispute.lax.toml").write_text(
+        text.replace(guarded, 'roles = ["mediator"]\n'), encoding="utf-8"
     )
+    return Workflow(load_definition(tmp_path / "dispute.lax.toml", VOCABULARY))
 
-    rebuilt = desk.replay([*events, session])
+
+def test_replay_keeps_what_an_older_workflow_allowed_though_todays_guards_refuse(
+    desk: Desk, workflow: Workflow, lax_workflow: Workflow
+) -> None:
+    desk.workflow = lax_workflow
+    case = desk.walk(desk.register(), "mediating")
+    desk.do(case, c.RecordConsent("p2", False, "refuses mediation"))
+    desk.do(case, c.ScheduleSession(desk.START + timedelta(days=1), "old hall"))
+    events = case.collect_events()
+
+    rebuilt = desk.replay(events)
 
     assert rebuilt.consents == {"p2": False}
     assert rebuilt.sessions[0]["place"] == "old hall"
-    assert rebuilt.version == case.version + 1
+    assert rebuilt.version == case.version
+    desk.workflow = workflow
+    with pytest.raises(RuleViolationError, match=r"PML art\. 17"):
+        desk.do(rebuilt, c.ScheduleSession(desk.START + timedelta(days=2), "new hall"))

@@ -12,7 +12,14 @@ from mediation.workflows import (
     WorkflowRegistry,
 )
 
-ANYTIME_WHILE_OPEN = {"grade_risk", "withdraw", "add_note", "attach_document", "escalate", "supervise"}
+ANYTIME_WHILE_OPEN = {
+    "grade_risk",
+    "withdraw",
+    "add_note",
+    "attach_document",
+    "escalate",
+    "supervise",
+}
 
 # domain.md's action table, read per status.
 ALLOWED = {
@@ -44,7 +51,9 @@ def workflow() -> Workflow:
 
 
 @pytest.mark.parametrize("status", sorted(ALLOWED))
-def test_each_status_allows_the_actions_of_the_domain_table(workflow: Workflow, status: str) -> None:
+def test_each_status_allows_the_actions_of_the_domain_table(
+    workflow: Workflow, status: str
+) -> None:
     assert set(workflow.allowed_actions(status)) == ALLOWED[status]
 
 

@@ -65,6 +65,7 @@ class Case(Aggregate):
                 case.clocks.pop(name, None)
             for name, clock in self.clocks_started.items():
                 case.clocks[name] = dict(clock)
+                case.extensions.pop(name, None)  # a new run of a clock has its own extensions
             self.record(case)
 
         def record(self, case: Case) -> None:

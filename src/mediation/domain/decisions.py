@@ -221,10 +221,13 @@ def _reach_agreement(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.ReachAgreement)
     for index, party in enumerate(cmd.signed_by):
         _party(case, f"signed_by[{index}]", party)
-    effective_on = cmd.signed_on or ctx.now.date()
-    if effective_on > ctx.now.date():
+    effective_on = cmd.signed_on or ctx.today
+    if effective_on > ctx.today:
         raise InvalidFieldError("signed_on", "must not be in the future")
-    anchor = datetime.combine(effective_on, ctx.now.timetz())
+    local_now = ctx.now.astimezone(ctx.calendar.zone)
+    anchor = (
+        ctx.now if effective_on == ctx.today else datetime.combine(effective_on, local_now.timetz())
+    )
     data = {"terms": cmd.terms, "signed_by": list(cmd.signed_by), "effective_on": effective_on}
     return Decision(Case.AgreementReached, data, clock_anchor=anchor)
 
@@ -268,7 +271,7 @@ def _escalate_breach(case: Case, cmd: c.Command, ctx: Context) -> Decision:
 
 def _supervise(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.Supervise)
-    if cmd.due < ctx.now.date():
+    if cmd.due < ctx.today:
         raise InvalidFieldError("due", "must not be in the past")
     return Decision(Case.SupervisionInstructed, {"instruction": cmd.instruction, "due": cmd.due})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time
 
 from mediation.domain.case import Case
 from mediation.domain.commands import (
@@ -65,8 +65,9 @@ def within_confirmation_window(case: Case, cmd: Command, ctx: Context) -> str | 
         return None  # needs the command's values: cannot tell before it is given
     assert case.agreement is not None
     spec = ctx.workflow.definition.clocks.get("judicial_confirmation")
-    days = spec.days_for(case.complexity) if spec else 30
-    last_day = case.agreement["effective_on"] + timedelta(days=days)
+    days, unit = (spec.days_for(case.complexity), spec.unit) if spec else (30, "calendar")
+    effective = datetime.combine(case.agreement["effective_on"], time(12), ctx.calendar.zone)
+    last_day = ctx.calendar.add(effective, days, unit).date()
     applied = cmd.applied_on or cmd.date
     return None if applied <= last_day else f"applied {applied}, window ended {last_day}"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from mediation.domain.calendar import WorkingCalendar
@@ -24,6 +24,11 @@ class Context:
     now: datetime
     directory: Directory
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+
+    @property
+    def today(self) -> date:
+        """The date where the centers are (not in UTC): the day a clerk would write down."""
+        return self.now.astimezone(self.calendar.zone).date()
 
 
 class Clock(Protocol):

@@ -11,6 +11,13 @@ from typing import Any
 OPEN = "@open"
 ANY = "@any"
 DAY_UNITS = ("calendar", "working")
+KIND_NAMES = {
+    str: "text",
+    int: "a whole number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 class DefinitionError(Exception):
@@ -117,7 +124,7 @@ class _Parser:
             return default
         value = table[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(f"{place}{key}", f"must be a {kind.__name__}, not {value!r}")
+            raise self.fail(f"{place}{key}", f"must be {KIND_NAMES[kind]}, not {value!r}")
         return value
 
     def definition(self, data: Mapping[str, Any]) -> Definition:
@@ -176,14 +183,26 @@ class _Parser:
         for name, spec in table.items():
             if name not in self.vocabulary.guards:
                 raise self.fail(f"guards.{name}", "the engine has no guard of that name")
+            if not isinstance(spec, dict):
+                raise self.fail(f"guards.{name}", "must be a table with a `rule`")
             rule = self.get(spec, "rule", f"guards.{name}.", str)
             if not rule.strip():
                 raise self.fail(f"guards.{name}.rule", "must name the rule the guard serves")
             result[name] = rule
         return result
 
+    def names(
+        self, table: Mapping[str, Any], key: str, place: str, default: Any = ...
+    ) -> list[str]:
+        """A list of names; any item that is not text is refused where it stands."""
+        items = self.get(table, key, place, list, default)
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.fail(f"{place}{key}[{index}]", f"must be a name, not {item!r}")
+        return list(items)
+
     def roles(self, spec: Mapping[str, Any], place: str) -> frozenset[str]:
-        roles = self.get(spec, "roles", place, list)
+        roles = self.names(spec, "roles", place)
         for index, role in enumerate(roles):
             if role not in self.vocabulary.roles:
                 raise self.fail(f"{place}roles[{index}]", f"unknown role {role!r}")
@@ -198,7 +217,7 @@ class _Parser:
         if not isinstance(spec, dict):
             raise self.fail(place[:-1], "must be a table")
         sources: list[str] = []
-        for index, source in enumerate(self.get(spec, "from", place, list)):
+        for index, source in enumerate(self.names(spec, "from", place)):
             if source == ANY:
                 sources.extend(statuses)
             elif source == OPEN:
@@ -210,7 +229,7 @@ class _Parser:
         dest = self.get(spec, "to", place, str, None)
         if dest is not None and dest not in statuses:
             raise self.fail(f"{place}to", f"unknown status '{dest}'")
-        action_guards = self.get(spec, "guards", place, list, [])
+        action_guards = self.names(spec, "guards", place, [])
         for index, guard in enumerate(action_guards):
             if guard not in guards:
                 raise self.fail(f"{place}guards[{index}]", f"guard {guard!r} is not declared")
@@ -223,7 +242,7 @@ class _Parser:
             raise self.fail(place[:-1], "must be a table")
         ends = {}
         for key in ("starts", "stops"):
-            for index, action in enumerate(self.get(spec, key, place, list)):
+            for index, action in enumerate(self.names(spec, key, place)):
                 if action not in actions:
                     raise self.fail(f"{place}{key}[{index}]", f"unknown action {action!r}")
             ends[key] = frozenset(spec[key])
@@ -233,15 +252,21 @@ class _Parser:
         extended_by = self.get(spec, "extended_by", place, str, None)
         if extended_by is not None and extended_by not in actions:
             raise self.fail(f"{place}extended_by", f"unknown action {extended_by!r}")
+        rule = self.get(spec, "rule", place, str)
+        if not rule.strip():
+            raise self.fail(f"{place}rule", "must name the rule the deadline serves")
+        max_extensions = self.get(spec, "max_extensions", place, int, 0)
+        if max_extensions < 0:
+            raise self.fail(f"{place}max_extensions", "must be 0 or more")
         return ClockSpec(
             name=name,
-            rule=self.get(spec, "rule", place, str),
+            rule=rule,
             starts=ends["starts"],
             stops=ends["stops"],
             days=self.days(spec.get("days"), f"{place}days"),
             unit=unit,
             extended_by=extended_by,
-            max_extensions=self.get(spec, "max_extensions", place, int, 0),
+            max_extensions=max_extensions,
         )
 
     def days(self, value: Any, place: str) -> dict[str, int]:

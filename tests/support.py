@@ -1,0 +1,56 @@
+"""Test support shared across layers: a fake clock, a small center hierarchy, built services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from mediation.bootstrap import Services, build_services
+from mediation.domain.values import Actor, Role
+from mediation.settings import Settings
+from mediation.store import Database
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> datetime:
+        self.moment += timedelta(**delta)
+        return self.moment
+
+
+@dataclass(frozen=True)
+class Org:
+    """A small hierarchy: city > county (cg) > town (cg-a), and a second county (dz)."""
+
+    tokens: dict[str, str]
+    actors: dict[str, Actor]
+
+
+ORG_CENTERS = (
+    ("city", "拉萨市矛盾纠纷调解中心", None),
+    ("cg", "城关区矛盾纠纷调解中心", "city"),
+    ("cg-a", "ལྷ་ས་ 八廓街道调解中心", "cg"),
+    ("dz", "达孜区矛盾纠纷调解中心", "city"),
+)
+ORG_USERS = (
+    ("clerk", Role.CLERK, "cg-a"),
+    ("mia", Role.MEDIATOR, "cg-a"),
+    ("mo", Role.MEDIATOR, "cg-a"),
+    ("sup", Role.SUPERVISOR, "cg"),
+    ("city_sup", Role.SUPERVISOR, "city"),
+    ("dz_clerk", Role.CLERK, "dz"),
+    ("dz_sup", Role.SUPERVISOR, "dz"),
+    ("admin", Role.ADMIN, "city"),
+)
+
+
+def build_test_services(database: Database, clock: FakeClock, **settings: Any) -> Services:
+    return build_services(Settings(database_url=database.url, **settings), clock=clock)
