@@ -8,6 +8,8 @@ from sqlalchemy import Engine
 
 from mediation.accounts import Directory
 from mediation.application import CaseApplication
+from mediation.calendars import BUILT_IN as CALENDAR
+from mediation.calendars import load_calendar
 from mediation.domain import VOCABULARY
 from mediation.domain.ports import Clock, SystemClock
 from mediation.settings import Settings
@@ -36,6 +38,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Load and validate the workflows, open the stores, create missing tables."""
     clock = clock or SystemClock()
     workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
+    calendar = load_calendar(settings.holidays_file or CALENDAR)
     database = Database(settings.database_url)
     engine = database.create_engine()
     directory = Directory(engine)
@@ -46,6 +49,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         directory=directory,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
+        calendar=calendar,
     )
     return Services(settings, database, engine, directory, workflows, cases, clock)
 

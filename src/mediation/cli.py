@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from mediation.accounts import Center, Directory, User
+from mediation.calendars import CalendarError
 from mediation.domain.errors import (
     DuplicateError,
     InvalidFieldError,
@@ -142,6 +143,9 @@ def serve_command(
         serve(_settings(), host=host, port=port)
     except DefinitionError as error:
         typer.echo(f"error: broken workflow definition: {error}", err=True)
+        raise typer.Exit(1) from None
+    except CalendarError as error:
+        typer.echo(f"error: broken holiday calendar: {error}", err=True)
         raise typer.Exit(1) from None
 
 

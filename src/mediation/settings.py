@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         default=None,
         description="Extra folder of workflow definition files (*.toml), beside the built-in ones",
     )
+    holidays_file: Path | None = Field(
+        default=None,
+        description="Holiday calendar (TOML) for working-day deadlines; default: the built-in one",
+    )
     snapshot_interval: int = Field(
         default=50, ge=2, description="Take a snapshot of a case every N events"
     )

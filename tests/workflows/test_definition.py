@@ -18,7 +18,8 @@ from mediation.workflows.registry import BUILT_IN
 
 BUILT_IN_FILE = BUILT_IN / "dispute.v1.toml"
 
-# The action table of domain.md, plus "attach a document's metadata" from its open phases.
+# The action table of domain.md, plus "attach a document's metadata" from its open phases,
+# and the rules' own escalation of a breach.
 DOMAIN_ACTIONS = frozenset(
     {
         "amend",
@@ -44,6 +45,7 @@ DOMAIN_ACTIONS = frozenset(
         "add_note",
         "attach_document",
         "escalate",
+        "escalate_breach",
         "supervise",
     }
 )

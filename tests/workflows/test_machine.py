@@ -18,6 +18,7 @@ ANYTIME_WHILE_OPEN = {
     "add_note",
     "attach_document",
     "escalate",
+    "escalate_breach",  # the rules' own escalation, exactly once per breach
     "supervise",
 }
 

@@ -24,6 +24,8 @@ from mediation.application.views import (
     event_data,
 )
 from mediation.domain import commands as c
+from mediation.domain.breaches import Breach, due_breaches
+from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
 from mediation.domain.decisions import authorize, blocking_guard, execute, register_case
 from mediation.domain.errors import (
@@ -36,6 +38,7 @@ from mediation.domain.errors import (
     StaleVersionError,
 )
 from mediation.domain.ports import Clock, Context, Directory, SystemClock
+from mediation.domain.simulation import SimulatedBreach, deadline_breaches
 from mediation.domain.values import Actor, Role
 from mediation.workflows import Workflow, WorkflowRegistry
 
@@ -63,12 +66,14 @@ class CaseApplication(Application[UUID]):
         directory: CenterDirectory,
         clock: Clock | None = None,
         snapshot_interval: int = 50,
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         self.snapshotting_intervals = {Case: snapshot_interval}  # type: ignore[misc]
         super().__init__(env)
         self.workflows = workflows
         self.directory = directory
         self.clock = clock or SystemClock()
+        self.calendar = calendar or WorkingCalendar()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -179,15 +184,40 @@ class CaseApplication(Application[UUID]):
             )
         return entries
 
+    # -- the escalation rules --------------------------------------------------------------
+
+    def due_breaches(self, case_id: UUID, now: datetime) -> tuple[str, list[Breach]]:
+        """The case's center and its breaches due by `now` that no rule has escalated yet."""
+        case = self._get(case_id)
+        definition = self._workflow(case).definition
+        return case.center, due_breaches(case, definition, self.calendar, now)
+
+    def escalate_breach(self, case_id: UUID, breach: Breach, center: str) -> Saved:
+        """Escalate one breach as the rule's named actor; refused if it was escalated already."""
+        command = c.EscalateBreach(breach=breach.key, reason=breach.reason)
+        return self.act(case_id, command, Actor.rule(breach.rule, center))
+
+    def simulate(
+        self, case_id: UUID, candidate: Workflow, until: datetime
+    ) -> tuple[str, list[SimulatedBreach], list[SimulatedBreach]]:
+        """The case's deadline breaches under its own workflow and under `candidate`."""
+        case = self._get(case_id)
+        events = list(self._events(case_id))
+        own = deadline_breaches(events, self._workflow(case), self.calendar, until)
+        other = deadline_breaches(events, candidate, self.calendar, until)
+        return case.center, own, other
+
     # -- internals --------------------------------------------------------------------------
 
-    def _load(self, case_id: UUID, actor: Actor) -> Case:
+    def _get(self, case_id: UUID) -> Case:
         try:
             case: Case = self.repository.get(case_id)
         except AggregateNotFoundError:
             raise CaseNotFoundError(case_id) from None
-        if not isinstance(case, Case):
-            raise CaseNotFoundError(case_id)
+        return case
+
+    def _load(self, case_id: UUID, actor: Actor) -> Case:
+        case = self._get(case_id)
         self._check_center(actor, case.center)
         return case
 
@@ -232,7 +262,12 @@ class CaseApplication(Application[UUID]):
         return self.workflows.get(case.workflow)
 
     def _context(self, workflow: Workflow) -> Context:
-        return Context(workflow=workflow, now=self.clock.now(), directory=self.directory)
+        return Context(
+            workflow=workflow,
+            now=self.clock.now(),
+            directory=self.directory,
+            calendar=self.calendar,
+        )
 
     def _masked(self, case: Case, actor: Actor) -> bool:
         """PML art. 15: parties' contacts are for the case's own center only."""

@@ -24,6 +24,7 @@ class Case(Aggregate):
         self.summary = ""
         self.place: str | None = None
         self.risk = ""
+        self.risk_since: datetime | None = None
         self.complexity = ""
         self.parties: list[Party] = []
         self.registered_by: Actor | None = None
@@ -91,6 +92,7 @@ class Case(Aggregate):
             case.summary = self.summary
             case.place = self.place
             case.risk = self.risk
+            case.risk_since = self.timestamp
             case.complexity = self.complexity
             case.parties = list(self.parties)
             case.registered_by = self.actor
@@ -112,6 +114,7 @@ class Case(Aggregate):
 
         def record(self, case: Case) -> None:
             case.risk = self.risk
+            case.risk_since = self.timestamp
 
     class Accepted(Event):
         note: str | None

@@ -322,7 +322,7 @@ class Escalate(Command):
 class EscalateBreach(Command):
     """An automated rule escalates a breach (a deadline passed, a red risk) exactly once."""
 
-    ACTION: ClassVar[str] = "escalate"
+    ACTION: ClassVar[str] = "escalate_breach"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"breach": SHORT, "reason": LONG}
     breach: str
     reason: str
@@ -367,4 +367,4 @@ ACTION_COMMANDS: dict[str, type[Command]] = {
 }
 """Every action a case takes after registration, by name (the vocabulary definitions use).
 
-`EscalateBreach` is not among them: only the rules process gives it, as the action `escalate`."""
+`EscalateBreach` is not among them: only the rules process gives it, as the action `escalate_breach`."""

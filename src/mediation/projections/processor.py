@@ -71,9 +71,7 @@ class Processor:
                 self.before_commit(view.name, batch.events)
         return Step(Outcome.APPLIED, batch.last, len(batch.events))
 
-    def catch_up(
-        self, view: View[Any], generation: int, progress: Progress | None = None
-    ) -> Step:
+    def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
         """Apply batches until the log has nothing new, another worker has the view, or it is gone."""
         applied = 0
         while True:

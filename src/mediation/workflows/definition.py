@@ -74,6 +74,15 @@ class ClockSpec:
 
 
 @dataclass(frozen=True)
+class EscalationSpec:
+    """How the rules escalate: how many overdue periods, and the rules red risk and supervision serve."""
+
+    overdue_periods: int = 2
+    red_risk: str = "A dispute graded red (possible violence) is escalated at once"
+    supervision: str = "A supervision instruction not answered by its due date is escalated"
+
+
+@dataclass(frozen=True)
 class Definition:
     name: str
     version: int
@@ -86,6 +95,7 @@ class Definition:
     register_roles: frozenset[str]
     actions: Mapping[str, ActionSpec]
     clocks: Mapping[str, ClockSpec] = field(default_factory=dict)
+    escalation: EscalationSpec = field(default_factory=EscalationSpec)
 
     @property
     def key(self) -> str:
@@ -162,7 +172,20 @@ class _Parser:
             register_roles=self.roles(register, "register."),
             actions=actions,
             clocks=clocks,
+            escalation=self.escalation(self.get(data, "escalation", "", dict, {})),
         )
+
+    def escalation(self, table: Mapping[str, Any]) -> EscalationSpec:
+        default = EscalationSpec()
+        periods = self.get(table, "overdue_periods", "escalation.", int, default.overdue_periods)
+        if not 1 <= periods <= 10:
+            raise self.fail("escalation.overdue_periods", "must be from 1 to 10")
+        texts = {}
+        for key in ("red_risk", "supervision"):
+            texts[key] = self.get(table, key, "escalation.", str, getattr(default, key))
+            if not texts[key].strip():
+                raise self.fail(f"escalation.{key}", "must name the rule it serves")
+        return EscalationSpec(periods, texts["red_risk"], texts["supervision"])
 
     def statuses(self, table: Mapping[str, Any], phases: tuple[str, ...]) -> dict[str, StatusSpec]:
         result = {}

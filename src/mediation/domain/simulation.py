@@ -1,0 +1,107 @@
+"""Shadow-testing a rule change: replay a case's recorded history under another definition's clocks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mediation.domain.calendar import WorkingCalendar
+from mediation.domain.case import Case
+from mediation.domain.clocks import add_days, clock_changes
+from mediation.workflows import Workflow
+
+EVENT_ACTIONS: dict[type[Case.Event], str] = {
+    Case.Registered: "register",
+    Case.Amended: "amend",
+    Case.RiskGraded: "grade_risk",
+    Case.Accepted: "accept",
+    Case.Rejected: "reject",
+    Case.Routed: "route",
+    Case.TransferOffered: "transfer",
+    Case.TransferReceived: "receive_transfer",
+    Case.TransferReturned: "return_transfer",
+    Case.ConsentRecorded: "record_consent",
+    Case.MediatorAssigned: "assign_mediator",
+    Case.SessionScheduled: "schedule_session",
+    Case.SessionHeld: "record_session",
+    Case.DeadlineExtended: "extend_deadline",
+    Case.AgreementReached: "reach_agreement",
+    Case.Terminated: "terminate",
+    Case.Withdrawn: "withdraw",
+    Case.JudicialConfirmationRecorded: "confirm_judicially",
+    Case.FollowUpRecorded: "record_follow_up",
+    Case.Closed: "close",
+    Case.Reopened: "reopen",
+    Case.NoteAdded: "add_note",
+    Case.DocumentAttached: "attach_document",
+    Case.Escalated: "escalate",
+    Case.SupervisionInstructed: "supervise",
+}
+"""The action each kind of event records: how a history is read back as the actions it took."""
+
+
+@dataclass(frozen=True, order=True)
+class SimulatedBreach:
+    at: datetime
+    clock: str
+    period: int
+
+
+def deadline_breaches(
+    events: Iterable[Case.Event],
+    workflow: Workflow,
+    calendar: WorkingCalendar,
+    until: datetime,
+) -> list[SimulatedBreach]:
+    """The deadline breaches the history would have had under `workflow`'s clocks, up to `until`."""
+    final_statuses = {s for s, spec in workflow.definition.statuses.items() if spec.final}
+    periods = workflow.definition.escalation.overdue_periods
+    running: dict[str, dict[str, datetime]] = {}
+    complexity = "general"
+    breaches: list[SimulatedBreach] = []
+    for event in events:
+        if isinstance(event, Case.Registered):
+            complexity = event.complexity
+        elif isinstance(event, Case.Amended) and "complexity" in event.changes:
+            complexity = event.changes["complexity"]
+        moment = event.timestamp
+        action = EVENT_ACTIONS.get(type(event), "")
+        if isinstance(event, Case.DeadlineExtended) and event.clock in running:
+            spec = workflow.definition.clocks.get(event.clock)
+            unit = spec.unit if spec else "calendar"
+            clock = running[event.clock]
+            clock["due_at"] = add_days(clock["due_at"], event.days, unit, calendar)
+        started, stopped = clock_changes(
+            workflow,
+            action,
+            running,
+            complexity,
+            _anchor(event),
+            event.status in final_statuses,
+            calendar,
+        )
+        for name in stopped:
+            breaches += _passed(name, running.pop(name), moment, periods)
+        running.update(started)
+    for name, clock in running.items():
+        breaches += _passed(name, clock, until, periods)
+    return sorted(breaches)
+
+
+def _anchor(event: Case.Event) -> datetime:
+    if isinstance(event, Case.AgreementReached):
+        local = event.timestamp
+        return datetime.combine(event.effective_on, local.timetz())
+    return event.timestamp
+
+
+def _passed(
+    name: str, clock: dict[str, datetime], stopped_at: datetime, periods: int
+) -> list[SimulatedBreach]:
+    due, started = clock["due_at"], clock["started_at"]
+    length = max(due - started, timedelta(0))
+    moments = (due + length * n for n in range(periods))
+    return [
+        SimulatedBreach(at, name, n) for n, at in enumerate(moments, start=1) if at <= stopped_at
+    ]

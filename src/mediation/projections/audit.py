@@ -1,0 +1,117 @@
+"""The audit view: one row per event, who did what to which case and when; parties masked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
+
+from mediation.application.views import event_data
+from mediation.domain.case import Case
+from mediation.projections.columns import UTCDateTime
+from mediation.projections.view import Recorded, View
+
+
+@dataclass(frozen=True)
+class AuditTables:
+    events: Table
+    cases: Table  # each case's center and latest status, for the next event's "before"
+
+
+class AuditView(View[AuditTables]):
+    name = "audit"
+
+    def define(self, metadata: MetaData, suffix: str) -> AuditTables:
+        name = f"audit_events{suffix}"
+        events = Table(
+            name,
+            metadata,
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("case_id", Uuid, nullable=False),
+            Column("center", String(32), nullable=False),
+            Column("version", Integer, nullable=False),
+            Column("event_type", String(64), nullable=False),
+            Column("actor_user", String(128), nullable=False),
+            Column("actor_role", String(16), nullable=False),
+            Column("actor_center", String(32), nullable=False),
+            Column("at", UTCDateTime, nullable=False),
+            Column("status_before", String(64)),
+            Column("status_after", String(64), nullable=False),
+            # The event's own facts, parties' phone and ID number masked (PML art. 15).
+            Column("data", JSON, nullable=False),
+        )
+        c = events.c
+        for column in (c.case_id, c.center, c.actor_user, c.event_type, c.at):
+            Index(f"ix_{name}_{column.name}", column, c.position)
+        cases = Table(
+            f"audit_cases{suffix}",
+            metadata,
+            Column("case_id", Uuid, primary_key=True),
+            Column("center", String(32), nullable=False),
+            Column("status", String(64), nullable=False),
+        )
+        return AuditTables(events, cases)
+
+    def _apply(self, conn: Connection, tables: AuditTables, chunk: Sequence[Recorded]) -> None:
+        cases = tables.cases
+        known = {r.event.originator_id for r in chunk if not isinstance(r.event, Case.Registered)}
+        state: dict[Any, dict[str, Any]] = {}
+        if known:
+            query = select(cases).where(cases.c.case_id.in_(known))
+            state = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+        rows = []
+        for recorded in chunk:
+            rows.append(_row(state, recorded))
+            self.folded(recorded.position)
+        conn.execute(insert(tables.events), rows)
+        if known:
+            conn.execute(delete(cases).where(cases.c.case_id.in_(known)))
+        conn.execute(insert(cases), list(state.values()))
+
+
+def _row(state: dict[Any, dict[str, Any]], recorded: Recorded) -> dict[str, Any]:
+    event = recorded.event
+    case_id = event.originator_id
+    if isinstance(event, Case.Registered):
+        state[case_id] = {"case_id": case_id, "center": event.center, "status": None}
+    case = state[case_id]
+    before = case["status"]
+    case["status"] = event.status
+    return {
+        "position": recorded.position,
+        "case_id": case_id,
+        "center": case["center"],
+        "version": event.originator_version,
+        "event_type": type(event).__name__,
+        "actor_user": event.actor.user,
+        "actor_role": str(event.actor.role),
+        "actor_center": event.actor.center,
+        "at": event.timestamp,
+        "status_before": before,
+        "status_after": event.status,
+        "data": _data(event),
+    }
+
+
+# The registration fingerprint is a hash over the parties' details too: no use to an auditor.
+HIDDEN = frozenset({"fingerprint"})
+
+
+def _data(event: Case.Event) -> dict[str, Any]:
+    return {k: v for k, v in event_data(event, masked=True).items() if k not in HIDDEN}

@@ -1,0 +1,103 @@
+"""Reading the audit trail: events across cases, filtered, in log order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Connection, select
+
+from mediation.domain.errors import InvalidFieldError
+from mediation.domain.values import Actor, Role
+from mediation.projections import cursor
+from mediation.projections.audit import AuditTables
+from mediation.projections.queue_query import MAX_LIMIT
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which events to list; `centers` is the caller's scope, already resolved."""
+
+    centers: frozenset[str]
+    actor: str | None = None
+    case_id: UUID | None = None
+    event_type: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    position: int
+    case_id: UUID
+    center: str
+    version: int
+    type: str
+    actor: Actor
+    at: datetime
+    status_before: str | None
+    status_after: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+def read_audit(conn: Connection, tables: AuditTables, query: AuditQuery) -> AuditPage:
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+    t = tables.events
+    statement = (
+        select(t).where(*_filters(tables, query)).order_by(t.c.position).limit(query.limit + 1)
+    )
+    rows = list(conn.execute(statement))
+    items = [_entry(row) for row in rows[: query.limit]]
+    more = len(rows) > query.limit
+    return AuditPage(items, cursor.encode("audit", items[-1].position) if more else None)
+
+
+def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]]:
+    c = tables.events.c
+    found: list[ColumnElement[bool]] = [c.center.in_(sorted(query.centers))]
+    for column, value in (
+        (c.actor_user, query.actor),
+        (c.case_id, query.case_id),
+        (c.event_type, query.event_type),
+    ):
+        if value is not None:
+            found.append(column == value)
+    for field, moment in (("since", query.since), ("until", query.until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidFieldError(field, "must carry a time zone offset, e.g. +08:00 or Z")
+    if query.since is not None:
+        found.append(c.at >= query.since)
+    if query.until is not None:
+        found.append(c.at < query.until)
+    if query.cursor is not None:
+        (after,) = cursor.decode("audit", query.cursor, 1)
+        if not isinstance(after, int):
+            raise InvalidFieldError("cursor", "is not a cursor of this list")
+        found.append(c.position > after)
+    return found
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        position=row.position,
+        case_id=row.case_id,
+        center=row.center,
+        version=row.version,
+        type=row.event_type,
+        actor=Actor(row.actor_user, Role(row.actor_role), row.actor_center),
+        at=row.at,
+        status_before=row.status_before,
+        status_after=row.status_after,
+        data=row.data,
+    )

@@ -1,0 +1,164 @@
+"""The queue view: one row per case with what a clerk sorts and filters open cases by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
+
+from mediation.domain.case import Case
+from mediation.projections.columns import NO_DEADLINE, UTCDateTime
+from mediation.projections.phases import Statuses
+from mediation.projections.view import Recorded, View
+from mediation.workflows import WorkflowRegistry
+
+SUMMARY_LENGTH = 80
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueTables:
+    cases: Table
+
+
+class QueueView(View[QueueTables]):
+    """Closed cases keep their row (marked closed) so that a reopened case comes back whole."""
+
+    name = "queue"
+
+    def __init__(self, workflows: WorkflowRegistry) -> None:
+        super().__init__()
+        self._statuses = Statuses(workflows)
+
+    def define(self, metadata: MetaData, suffix: str) -> QueueTables:
+        name = f"queue_cases{suffix}"
+        table = Table(
+            name,
+            metadata,
+            Column("case_id", Uuid, primary_key=True),
+            Column("workflow", String(64), nullable=False),
+            Column("center", String(32), nullable=False),
+            Column("summary", String(SUMMARY_LENGTH), nullable=False),
+            Column("dispute_type", String(64), nullable=False),
+            Column("channel", String(32), nullable=False),
+            Column("risk", String(16), nullable=False),
+            Column("phase", String(32), nullable=False),
+            Column("status", String(64), nullable=False),
+            Column("assignee", String(64)),
+            Column("clocks", JSON, nullable=False),  # running clocks: name -> due (UTC ISO)
+            Column("next_due", UTCDateTime),
+            Column("next_clock", String(64)),
+            Column("sort_due", UTCDateTime, nullable=False),  # next_due, or NO_DEADLINE
+            Column("escalation_level", Integer, nullable=False),
+            Column("last_activity", UTCDateTime, nullable=False),
+            Column("registered_at", UTCDateTime, nullable=False),
+            Column("is_open", Boolean, nullable=False),
+        )
+        c = table.c
+        for columns in ([], [c.center], [c.assignee]):
+            label = "_".join(col.name for col in columns) or "all"
+            Index(
+                f"ix_{name}_{label}_due",
+                *columns,
+                c.sort_due,
+                c.case_id,
+                sqlite_where=c.is_open,
+                postgresql_where=c.is_open,
+            )
+        return QueueTables(table)
+
+    def _apply(self, conn: Connection, tables: QueueTables, chunk: Sequence[Recorded]) -> None:
+        table = tables.cases
+        known = {r.event.originator_id for r in chunk if not isinstance(r.event, Case.Registered)}
+        rows: dict[Any, Row] = {}
+        if known:
+            query = select(table).where(table.c.case_id.in_(known))
+            rows = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+        for recorded in chunk:
+            self._fold(rows, recorded.event)
+            self.folded(recorded.position)
+        if known:
+            conn.execute(delete(table).where(table.c.case_id.in_(known)))
+        if rows:
+            conn.execute(insert(table), list(rows.values()))
+
+    def _fold(self, rows: dict[Any, Row], event: Case.Event) -> None:
+        if isinstance(event, Case.Registered):
+            rows[event.originator_id] = registered_row(event)
+        row = rows[event.originator_id]
+        clocks = dict(row["clocks"])
+        for name in event.clocks_stopped:
+            clocks.pop(name, None)
+        for name, clock in event.clocks_started.items():
+            clocks[name] = utc_iso(clock["due_at"])
+        _record(row, clocks, event)
+        row["clocks"] = clocks
+        row["status"] = event.status
+        row["phase"] = self._statuses.phase(row["workflow"], event.status)
+        row["is_open"] = not self._statuses.is_final(row["workflow"], event.status)
+        row["last_activity"] = event.timestamp
+        due, clock_name = next_deadline(clocks)
+        row.update(next_due=due, next_clock=clock_name, sort_due=due or NO_DEADLINE)
+
+
+def registered_row(event: Case.Registered) -> Row:
+    return {
+        "case_id": event.originator_id,
+        "workflow": event.workflow,
+        "center": event.center,
+        "summary": event.summary[:SUMMARY_LENGTH],
+        "dispute_type": event.dispute_type,
+        "channel": event.channel,
+        "risk": event.risk,
+        "assignee": None,
+        "clocks": {},
+        "escalation_level": 0,
+        "registered_at": event.timestamp,
+    }
+
+
+def _record(row: Row, clocks: dict[str, str], event: Case.Event) -> None:
+    """The facts of this event type that the queue shows."""
+    if isinstance(event, Case.Amended):
+        for field in ("dispute_type", "channel"):
+            if field in event.changes:
+                row[field] = str(event.changes[field])
+        if "summary" in event.changes:
+            row["summary"] = str(event.changes["summary"])[:SUMMARY_LENGTH]
+    elif isinstance(event, Case.RiskGraded):
+        row["risk"] = event.risk
+    elif isinstance(event, Case.Routed | Case.MediatorAssigned | Case.TransferReceived):
+        row["assignee"] = event.mediator
+    elif isinstance(event, Case.DeadlineExtended):
+        clocks[event.clock] = utc_iso(event.due_at)
+    elif isinstance(event, Case.Escalated):
+        row["escalation_level"] = event.level
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def next_deadline(clocks: dict[str, str]) -> tuple[datetime | None, str | None]:
+    """The earliest due moment of the running clocks, and that clock's name."""
+    if not clocks:
+        return None, None
+    name = min(clocks, key=lambda n: (clocks[n], n))
+    return datetime.fromisoformat(clocks[name]), name

@@ -1,0 +1,88 @@
+"""Rebuilding a view from the whole log into new tables while the old ones keep answering."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import IntegrityError
+
+from mediation.domain.errors import ConflictError
+from mediation.projections import tracking
+from mediation.projections.processor import Outcome, Processor, Progress, lock_key
+from mediation.projections.view import View
+
+# A building generation nobody advanced for this long was left by a rebuild that died.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+class RebuildRunningError(ConflictError):
+    """Another rebuild of this view is in progress."""
+
+
+def rebuild(
+    engine: Engine, processor: Processor, view: View[Any], progress: Progress | None = None
+) -> int:
+    """Build a new generation from position 0, switch queries to it, drop the old ones."""
+    generation = _start(engine, view)
+    while True:
+        step = processor.catch_up(view, generation, progress)
+        if step.outcome is Outcome.GONE:
+            raise RebuildRunningError(f"the new generation of {view.name} was removed meanwhile")
+        if _switch(engine, view.name, generation):
+            break
+    _drop_others(engine, view, generation)
+    return generation
+
+
+def _start(engine: Engine, view: View[Any]) -> int:
+    with engine.begin() as conn:
+        generations = tracking.generations(conn, view.name)
+        moment = tracking.now()
+        for old in generations:
+            if not old.active and not tracking.is_abandoned(old, moment, ABANDONED_AFTER):
+                raise RebuildRunningError(f"a rebuild of {view.name} is running already")
+        generation = max((g.generation for g in generations), default=0) + 1
+        try:
+            tracking.add_generation(conn, view.name, generation)
+        except IntegrityError:
+            raise RebuildRunningError(f"a rebuild of {view.name} started meanwhile") from None
+        view.create(conn, generation)
+    return generation
+
+
+def _switch(engine: Engine, name: str, generation: int) -> bool:
+    """Point queries at `generation` once it has reached the active one; False: not yet."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        current = tracking.active_generation(conn, name)
+        if current is None:
+            tracking.activate_first(conn, name, generation)
+            return True
+        _wait_for_batch(conn, name, current)
+        if not tracking.switch(conn, name, current, generation):
+            transaction.rollback()
+            return False
+        reached = tracking.position(conn, name, generation) or 0
+        if reached < (tracking.position(conn, name, current) or 0):
+            transaction.rollback()
+            return False
+    return True
+
+
+def _drop_others(engine: Engine, view: View[Any], keep: int) -> None:
+    with engine.begin() as conn:
+        others = [
+            g.generation for g in tracking.generations(conn, view.name) if g.generation != keep
+        ]
+    for generation in others:
+        with engine.begin() as conn:
+            _wait_for_batch(conn, view.name, generation)
+            tracking.forget(conn, view.name, generation)
+            view.drop(conn, generation)
+
+
+def _wait_for_batch(conn: Connection, name: str, generation: int) -> None:
+    """On PostgreSQL, wait for a batch in progress on that generation, and hold off the next."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(lock_key(f"{name}:{generation}"))))

@@ -1,0 +1,182 @@
+"""The projections of one process: set-up, following the log, status, rebuild and reading."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from mediation.domain.errors import NotFoundError
+from mediation.projections import tracking
+from mediation.projections.log import EventLog
+from mediation.projections.processor import BeforeCommit, Outcome, Processor, Progress, lock_key
+from mediation.projections.rebuild import rebuild
+from mediation.projections.runner import Follower
+from mediation.projections.view import View
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    name: str
+    generation: int
+    position: int
+    head: int
+    rebuilding: int | None  # the position a rebuild in progress has reached
+
+    @property
+    def lag(self) -> int:
+        """Log ids not yet applied (ids can have gaps on PostgreSQL, so at most this many)."""
+        return max(self.head - self.position, 0)
+
+
+class Projections:
+    """The views of the case log, kept in the same database as the event store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        application: Application[UUID],
+        views: Sequence[View[Any]],
+        batch_size: int = 1000,
+        poll_interval: float = 0.5,
+        before_commit: BeforeCommit | None = None,
+    ) -> None:
+        self.engine = engine
+        self.log = EventLog(application)
+        self.views = {view.name: view for view in views}
+        self.processor = Processor(engine, self.log, batch_size, before_commit)
+        self.follower = Follower(self.catch_up, poll_interval)
+        self._advanced = threading.Condition()
+
+    def view(self, name: str) -> View[Any]:
+        try:
+            return self.views[name]
+        except KeyError:
+            known = ", ".join(self.views)
+            raise NotFoundError(f"no view {name!r}; views: {known}") from None
+
+    def create_schema(self) -> None:
+        """Create the tracking tables and a first, empty generation of each view."""
+        with self.engine.begin() as conn:
+            _serialise_setup(conn)
+            tracking.control.create_all(conn)
+            for view in self.views.values():
+                if tracking.active_generation(conn, view.name) is None:
+                    self._first_generation(conn, view)
+
+    def catch_up(self, names: Iterable[str] | None = None) -> int:
+        """Apply everything new to each view (active generation); the number of events applied."""
+        applied = 0
+        for name in names or list(self.views):
+            view = self.view(name)
+            while True:
+                with self.engine.connect() as conn:
+                    generation = tracking.active_generation(conn, name)
+                if generation is None:
+                    break
+                step = self.processor.catch_up(view, generation, self._notify)
+                applied += step.applied
+                if step.outcome is not Outcome.GONE:
+                    break  # GONE: a rebuild switched generations under us; follow the new one
+        return applied
+
+    def position(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            generation = tracking.active_generation(conn, name)
+            found = tracking.position(conn, name, generation) if generation is not None else None
+        return found or 0
+
+    def wait_for(self, position: int, timeout: float, names: Iterable[str] | None = None) -> bool:
+        """Whether every named view reaches `position` within `timeout` seconds."""
+        wanted = list(names or self.views)
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(self.position(name) >= position for name in wanted):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.follower.nudge()
+            with self._advanced:
+                self._advanced.wait(min(remaining, 0.05))
+
+    def status(self) -> list[ViewStatus]:
+        head = self.log.head()
+        with self.engine.connect() as conn:
+            return [_status(conn, name, head) for name in self.views]
+
+    def rebuild(self, name: str, progress: Progress | None = None) -> int:
+        """Rebuild a view from the whole log while the current one answers; its new generation."""
+        generation = rebuild(self.engine, self.processor, self.view(name), progress)
+        self._notify(0, 0)
+        return generation
+
+    def read(self, name: str, query: Callable[[Connection, Any], R]) -> R:
+        """Run `query(conn, tables)` on the active generation, retrying once if it was switched."""
+        view = self.view(name)
+        for attempt in (1, 2):
+            with self.engine.connect() as conn:
+                generation = tracking.active_generation(conn, name)
+                if generation is None:
+                    raise NotFoundError(f"view {name!r} has no tables; run create_schema")
+                try:
+                    return query(conn, view.tables(generation))
+                except DBAPIError:
+                    conn.rollback()
+                    if attempt == 2 or tracking.active_generation(conn, name) == generation:
+                        raise
+        raise AssertionError("unreachable")
+
+    def start(self) -> None:
+        """Follow the log in a background thread (inside `mediation serve`)."""
+        self.follower.start()
+
+    def stop(self) -> None:
+        self.follower.stop()
+
+    def run_forever(self) -> None:
+        """Follow the log in this thread until `stop()` (the `projections run` worker)."""
+        self.follower.run()
+
+    def _first_generation(self, conn: Connection, view: View[Any]) -> None:
+        taken = [g.generation for g in tracking.generations(conn, view.name)]
+        generation = max(taken, default=0) + 1
+        tracking.add_generation(conn, view.name, generation)
+        view.create(conn, generation)
+        tracking.activate_first(conn, view.name, generation)
+
+    def _notify(self, _position: int, _head: int) -> None:
+        with self._advanced:
+            self._advanced.notify_all()
+
+
+def _status(conn: Connection, name: str, head: int) -> ViewStatus:
+    generations = tracking.generations(conn, name)
+    current = next((g for g in generations if g.active), None)
+    building = [g.position for g in generations if not g.active]
+    return ViewStatus(
+        name=name,
+        generation=current.generation if current else 0,
+        position=current.position if current else 0,
+        head=head,
+        rebuilding=max(building) if building else None,
+    )
+
+
+def _serialise_setup(conn: Connection) -> None:
+    """Two processes starting at once on PostgreSQL must not both create the first tables."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(lock_key("setup"))))
+
+
+__all__ = ["IntegrityError", "Projections", "ViewStatus"]
