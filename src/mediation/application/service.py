@@ -12,12 +12,14 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, StoredEvent
+from eventsourcing.utils import get_topic
 
 from mediation.application.transcodings import TRANSCODINGS
 from mediation.application.views import (
     ActionInfo,
     CaseView,
+    ChainCheck,
     HistoryEntry,
     Saved,
     case_view,
@@ -27,6 +29,7 @@ from mediation.domain import commands as c
 from mediation.domain.breaches import Breach, due_breaches
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
+from mediation.domain.chain import GENESIS, digest
 from mediation.domain.decisions import authorize, blocking_guard, execute, register_case
 from mediation.domain.errors import (
     CaseNotFoundError,
@@ -164,7 +167,10 @@ class CaseApplication(Application[UUID]):
         masked = self._masked(case, actor)
         entries = []
         folded: Case | None = None
+        intact, link = True, GENESIS
         for event in self._events(case_id):
+            intact = intact and event.previous_hash == link
+            link = digest(event)
             before = folded.status if folded is not None else None
             folded = event.mutate(folded)
             assert folded is not None
@@ -180,9 +186,49 @@ class CaseApplication(Application[UUID]):
                     phase_before=workflow.definition.phase_of(before) if before else None,
                     phase_after=workflow.definition.phase_of(folded.status),
                     data=event_data(event, masked),
+                    hash=link,
+                    previous_hash=event.previous_hash,
+                    chain_intact=intact,
                 )
             )
         return entries
+
+    def verify_chain(self, case_id: UUID) -> ChainCheck:
+        """Read the case's stored events and check each follows the one before, unedited."""
+        link, version, count = GENESIS, 1, 0
+        for record in self.recorder.select_events(case_id):
+            count += 1
+            problem = self._broken_link(record, version, link)
+            if problem is not None:
+                return ChainCheck(case_id, count, False, link, problem)
+            link = digest(self.mapper.to_domain_event(record))
+            version += 1
+        if count == 0:
+            raise CaseNotFoundError(case_id)
+        return ChainCheck(case_id, count, True, link)
+
+    def _broken_link(self, record: StoredEvent, version: int, link: str) -> str | None:
+        if record.originator_version != version:
+            return f"version {version} is missing (found {record.originator_version})"
+        try:
+            event = self.mapper.to_domain_event(record)
+        except Exception as error:  # any decoding or decryption fault means the record was altered
+            return f"version {version} cannot be read ({type(error).__name__})"
+        if not isinstance(event, Case.Event) or event.previous_hash != link:
+            return f"version {version} does not follow version {version - 1}: edited or reordered"
+        return None
+
+    def case_ids(self) -> Iterator[UUID]:
+        """Every case in the store, in the order they were registered."""
+        topic = get_topic(Case.Registered)
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, 1000, topics=[topic])
+            if not page:
+                return
+            for notification in page:
+                yield UUID(str(notification.originator_id))
+            start = page[-1].id + 1
 
     # -- the escalation rules --------------------------------------------------------------
 

@@ -91,6 +91,20 @@ class HistoryEntry:
     phase_before: str | None
     phase_after: str
     data: dict[str, Any]
+    hash: str
+    previous_hash: str
+    chain_intact: bool  # False from the first event whose link to the one before is broken
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """Whether a case's stored events still form the chain they were written as."""
+
+    case_id: UUID
+    events: int
+    intact: bool
+    head: str
+    problem: str | None = None
 
 
 def mask_party(party: Party) -> Party:
@@ -161,6 +175,7 @@ BASE_FIELDS = frozenset(
         "actor",
         "status",
         "fingerprint",
+        "previous_hash",
     }
 )
 

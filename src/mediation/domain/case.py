@@ -7,6 +7,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from mediation.domain.chain import GENESIS, digest
 from mediation.domain.values import Actor, Party
 
 Clocks = dict[str, dict[str, Any]]
@@ -47,6 +48,7 @@ class Case(Aggregate):
         self.supervisions: list[dict[str, Any]] = []
         self.clocks: Clocks = {}
         self.extensions: dict[str, int] = {}
+        self.head_hash = GENESIS
 
     def party_ids(self) -> list[str]:
         return [party.id for party in self.parties]
@@ -58,9 +60,11 @@ class Case(Aggregate):
         status: str
         clocks_started: Clocks
         clocks_stopped: list[str]
+        previous_hash: str  # the digest of the event before: the chain `audit verify` checks
 
         def apply(self, aggregate: Any) -> None:
             case: Case = aggregate
+            case.head_hash = digest(self)
             case.status = self.status
             for name in self.clocks_stopped:
                 case.clocks.pop(name, None)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from mediation.domain import commands as c
 from mediation.domain.case import Case
+from mediation.domain.chain import GENESIS
 from mediation.domain.clocks import add_days, clock_changes
 from mediation.domain.errors import (
     ActionNotAllowedError,
@@ -53,6 +54,7 @@ def register_case(
         status=definition.initial,
         clocks_started=started,
         clocks_stopped=[],
+        previous_hash=GENESIS,
         workflow=definition.key,
         center=center,
         dispute_type=command.dispute_type,
@@ -89,6 +91,7 @@ def execute(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
         status=transition.dest,
         clocks_started=started,
         clocks_stopped=stopped,
+        previous_hash=case.head_hash,
         **decision.data,
     )
 

@@ -1,1 +1,34 @@
-"""projections."""
+"""Views built from the case event log: the clerks' queue, the audit trail and statistics.
+
+Each view is a set of SQLAlchemy tables in the event store's database, kept by applying the
+log in batches; its tracking position commits in the same transaction as its rows.
+"""
+
+from mediation.projections.audit_query import AuditEntry, AuditPage, AuditQuery
+from mediation.projections.queue_query import QueueItem, QueuePage, QueueQuery
+from mediation.projections.rebuild import RebuildRunningError
+from mediation.projections.service import Projections, ViewStatus
+from mediation.projections.standard import VIEW_NAMES, audit, build_projections, queue, stats
+from mediation.projections.stats_csv import stats_csv
+from mediation.projections.stats_query import StatsQuery, StatsReport, StatsRow
+
+__all__ = [
+    "VIEW_NAMES",
+    "AuditEntry",
+    "AuditPage",
+    "AuditQuery",
+    "Projections",
+    "QueueItem",
+    "QueuePage",
+    "QueueQuery",
+    "RebuildRunningError",
+    "StatsQuery",
+    "StatsReport",
+    "StatsRow",
+    "ViewStatus",
+    "audit",
+    "build_projections",
+    "queue",
+    "stats",
+    "stats_csv",
+]

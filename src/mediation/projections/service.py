@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from mediation.domain.errors import NotFoundError
 from mediation.projections import tracking
@@ -22,7 +22,6 @@ from mediation.projections.runner import Follower
 from mediation.projections.view import View
 
 R = TypeVar("R")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -177,6 +176,3 @@ def _serialise_setup(conn: Connection) -> None:
     """Two processes starting at once on PostgreSQL must not both create the first tables."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(lock_key("setup"))))
-
-
-__all__ = ["IntegrityError", "Projections", "ViewStatus"]

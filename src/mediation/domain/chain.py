@@ -1,0 +1,31 @@
+"""Tamper evidence: each event carries the digest of the one before, so edits break the chain."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+GENESIS = ""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot digest {type(value).__name__}")
+
+
+def digest(event: object) -> str:
+    """SHA-256 of the event's type and every field, in a canonical JSON form."""
+    body = {"type": type(event).__qualname__, **vars(event)}
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

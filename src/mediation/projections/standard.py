@@ -1,0 +1,61 @@
+"""The three views of the case log (queue, audit, stats) and how to read each."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from uuid import UUID
+
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine
+
+from mediation.domain.calendar import CHINA_STANDARD_TIME
+from mediation.projections.audit import AuditTables, AuditView
+from mediation.projections.audit_query import AuditPage, AuditQuery, read_audit
+from mediation.projections.parties import PartyKeys
+from mediation.projections.queue import QueueTables, QueueView
+from mediation.projections.queue_query import QueuePage, QueueQuery, read_queue
+from mediation.projections.service import Projections
+from mediation.projections.stats import StatsTables, StatsView
+from mediation.projections.stats_query import StatsQuery, StatsReport, read_stats
+from mediation.workflows import WorkflowRegistry
+
+VIEW_NAMES = (QueueView.name, AuditView.name, StatsView.name)
+
+
+def build_projections(
+    engine: Engine,
+    application: Application[UUID],
+    workflows: WorkflowRegistry,
+    party_salt: bytes,
+    zone: tzinfo = CHINA_STANDARD_TIME,
+    batch_size: int = 1000,
+    poll_interval: float = 0.5,
+) -> Projections:
+    """The queue, audit and stats views over `application`'s log, tables in `engine`'s database."""
+    views = (
+        QueueView(workflows),
+        AuditView(),
+        StatsView(workflows, PartyKeys(party_salt), zone),
+    )
+    return Projections(engine, application, views, batch_size, poll_interval)
+
+
+def queue(projections: Projections, query: QueueQuery, now: datetime) -> QueuePage:
+    def run(conn: Connection, tables: QueueTables) -> QueuePage:
+        return read_queue(conn, tables, query, now)
+
+    return projections.read(QueueView.name, run)
+
+
+def audit(projections: Projections, query: AuditQuery) -> AuditPage:
+    def run(conn: Connection, tables: AuditTables) -> AuditPage:
+        return read_audit(conn, tables, query)
+
+    return projections.read(AuditView.name, run)
+
+
+def stats(projections: Projections, query: StatsQuery, now: datetime) -> StatsReport:
+    def run(conn: Connection, tables: StatsTables) -> StatsReport:
+        return read_stats(conn, tables, query, now)
+
+    return projections.read(StatsView.name, run)
