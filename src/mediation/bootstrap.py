@@ -44,14 +44,41 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     directory = Directory(engine)
     directory.create_schema()
     cases = CaseApplication(
-        env=database.eventsourcing_env(),
+        env=store_env(settings, database),
         workflows=workflows,
         directory=directory,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         calendar=calendar,
     )
+    check_store_readable(cases)
     return Services(settings, database, engine, directory, workflows, cases, clock)
+
+
+class StoreKeyError(Exception):
+    """The stored events cannot be read with the configured key (or lack of one)."""
+
+
+def store_env(settings: Settings, database: Database) -> dict[str, str]:
+    env = database.eventsourcing_env()
+    if settings.cipher_key is not None:
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key.get_secret_value()
+    return env
+
+
+def check_store_readable(cases: CaseApplication) -> None:
+    """Refuse to start when the first stored event does not decode: a wrong or missing key."""
+    first = cases.recorder.select_notifications(start=1, limit=1)
+    if not first:
+        return
+    try:
+        cases.mapper.to_domain_event(first[0])
+    except Exception:  # whatever the cipher or the decoder raises, the cause is the same
+        raise StoreKeyError(
+            "the stored events cannot be read with this configuration: MEDIATION_CIPHER_KEY "
+            "is wrong, or missing for an encrypted store, or set for an unencrypted one"
+        ) from None
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

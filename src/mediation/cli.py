@@ -137,7 +137,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API."""
     # Imported here so that managing accounts needs none of the web stack.
-    from mediation.bootstrap import serve
+    from mediation.bootstrap import StoreKeyError, serve
 
     try:
         serve(_settings(), host=host, port=port)
@@ -147,6 +147,17 @@ def serve_command(
     except CalendarError as error:
         typer.echo(f"error: broken holiday calendar: {error}", err=True)
         raise typer.Exit(1) from None
+    except StoreKeyError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Print a new random key for MEDIATION_CIPHER_KEY (keep it safe: lost key, lost cases)."""
+    from eventsourcing.cipher import AESCipher
+
+    typer.echo(AESCipher.create_key(32))
 
 
 def _describe_center(center: Center) -> str:

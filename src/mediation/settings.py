@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +31,25 @@ class Settings(BaseSettings):
         default=50, ge=2, description="Take a snapshot of a case every N events"
     )
     log_level: str = Field(default="INFO", description="Python logging level name")
+    cipher_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",
+    )
+
+    @field_validator("cipher_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            key = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            msg = "must be base64 (make one with `mediation keygen`)"
+            raise ValueError(msg) from None
+        if len(key) not in (16, 24, 32):
+            msg = "must decode to 16, 24 or 32 bytes (make one with `mediation keygen`)"
+            raise ValueError(msg)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -66,7 +66,9 @@ class RulesEngine:
                     saved = self.cases.escalate_breach(case_id, breach, center)
                     view = saved.view
                     done.append(
-                        Escalation(case_id, breach.key, breach.rule, view.version, view.escalated_to)
+                        Escalation(
+                            case_id, breach.key, breach.rule, view.version, view.escalated_to
+                        )
                     )
                     log.info("case %s: %s escalated to %s", case_id, breach.key, view.escalated_to)
                 return done
