@@ -167,7 +167,7 @@ def test_the_applicant_may_withdraw_from_any_open_phase(desk: Desk, status: str)
 def test_a_closed_case_cannot_be_withdrawn(desk: Desk) -> None:
     case = desk.walk(desk.register(), "closed")
 
-    with pytest.raises(ActionNotAllowedError, match="allowed now: reopen, add_note"):
+    with pytest.raises(ActionNotAllowedError, match=r"allowed now: add_note$"):
         desk.do(case, c.Withdraw("too late"))
 
 

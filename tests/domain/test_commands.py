@@ -234,6 +234,21 @@ def test_a_confirmation_applied_for_after_its_decision_is_refused(desk: Desk) ->
     command = c.ConfirmJudicially(
         "court", CourtDecision.CONFIRMED, date(2026, 3, 5), applied_on=date(2026, 3, 6)
     )
+    desk.now = datetime(2026, 3, 6, 3, 0, tzinfo=UTC)
+
+    assert_refused_untouched(desk, case, command, "applied_on")
+
+
+def test_a_court_decision_dated_in_the_future_is_refused(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "agreement_in_force")
+    command = c.ConfirmJudicially("court", CourtDecision.CONFIRMED, date(2026, 3, 9))
+
+    assert_refused_untouched(desk, case, command, "date")
+
+
+def test_a_court_application_before_the_agreement_took_effect_is_refused(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "agreement_in_force")
+    command = c.ConfirmJudicially("court", CourtDecision.CONFIRMED, date(2026, 3, 1))
 
     assert_refused_untouched(desk, case, command, "applied_on")
 

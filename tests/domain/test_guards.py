@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -166,6 +166,7 @@ def test_a_case_closed_before_mediation_cannot_be_reopened(desk: Desk, close: c.
 def test_judicial_confirmation_within_30_days_of_the_agreement_is_recorded(desk: Desk) -> None:
     case = desk.walk(desk.register(), "agreement_in_force")
     last_day = desk.START.date() + timedelta(days=30)
+    desk.now = datetime.combine(last_day, time(3), UTC)  # the court's decision is recorded that day
 
     desk.do(case, c.ConfirmJudicially("城关区人民法院", CourtDecision.CONFIRMED, last_day))
 
@@ -176,6 +177,7 @@ def test_judicial_confirmation_within_30_days_of_the_agreement_is_recorded(desk:
 def test_judicial_confirmation_outside_the_30_day_window_is_refused(desk: Desk) -> None:
     case = desk.walk(desk.register(), "agreement_in_force")
     late = desk.START.date() + timedelta(days=31)
+    desk.now = datetime.combine(late, time(3), UTC)
 
     error = refused(
         desk,
@@ -193,6 +195,7 @@ def test_an_application_in_time_counts_even_when_the_court_decides_later(desk: D
     command = c.ConfirmJudicially(
         "court", CourtDecision.REFUSED, date(2026, 5, 20), applied_on=date(2026, 3, 20)
     )
+    desk.now = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 
     desk.do(case, command)
 
@@ -203,6 +206,7 @@ def test_an_application_in_time_counts_even_when_the_court_decides_later(desk: D
 def test_a_court_decides_on_confirmation_once(desk: Desk) -> None:
     case = desk.walk(desk.register(), "agreement_in_force")
     confirm = c.ConfirmJudicially("court", CourtDecision.CONFIRMED, date(2026, 3, 10))
+    desk.now = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
     desk.do(case, confirm)
 
     refused(desk, case, confirm, "not_confirmed_twice")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from mediation.domain.errors import (
     ActionNotAllowedError,
@@ -32,20 +35,58 @@ STATUS: tuple[tuple[type[MediationError], int], ...] = (
 )
 
 
+class ErrorBody(BaseModel):
+    """Why the request was refused."""
+
+    detail: str
+
+
+class ConflictBody(ErrorBody):
+    """Refused by the case's state: the action is not allowed now, or a guard blocks it."""
+
+    status: str | None = None
+    allowed_actions: list[str] | None = None
+    guard: str | None = None
+    rule: str | None = None
+
+
+class StaleVersionBody(ErrorBody):
+    """`If-Match` named a version that is no longer the case's current one."""
+
+    current_version: int
+
+
+def _declared(status: int, model: type[BaseModel], description: str) -> dict[int | str, Any]:
+    return {status: {"model": model, "description": description}}
+
+
+MALFORMED = _declared(400, ErrorBody, "The body cannot be parsed (e.g. bytes that are not UTF-8)")
+UNAUTHENTICATED = _declared(401, ErrorBody, "Missing, unknown or disabled bearer token")
+FORBIDDEN = _declared(403, ErrorBody, "The caller's role or center may not do this")
+NOT_FOUND = _declared(404, ErrorBody, "No such case")
+CONFLICT = _declared(409, ConflictBody, "Not allowed in the case's current state")
+STALE = _declared(412, StaleVersionBody, "`If-Match` is not the case's current version")
+
+
 def status_of(error: MediationError) -> int:
     return next((status for kind, status in STATUS if isinstance(error, kind)), 400)
 
 
+def location(field: str) -> list[str | int]:
+    """Where a field is, as FastAPI's own errors say it: ["body", "parties", 0, "phone"]."""
+    if field in QUERY_FIELDS:
+        return ["query", field]
+    if field in HEADER_FIELDS:
+        return ["header", field.lower()]
+    if field == "body":
+        return ["body"]
+    parts = re.findall(r"[^.\[\]]+", field)
+    return ["body", *(int(part) if part.isdigit() else part for part in parts)]
+
+
 def body_of(error: MediationError) -> dict[str, object]:
     if isinstance(error, InvalidFieldError):
-        place = (
-            "query"
-            if error.field in QUERY_FIELDS
-            else "header"
-            if error.field in HEADER_FIELDS
-            else "body"
-        )
-        detail = [{"loc": [place, error.field], "msg": error.reason, "type": "value_error"}]
+        detail = [{"loc": location(error.field), "msg": error.reason, "type": "value_error"}]
         return {"detail": detail}
     body: dict[str, object] = {"detail": str(error)}
     if isinstance(error, ActionNotAllowedError):
@@ -61,7 +102,10 @@ async def _mediation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, MediationError)
     status = status_of(error)
     if status in (401, 403):
-        log.info("%s %s refused: %s", request.method, request.url.path, error)
+        user = getattr(request.state, "user", None)
+        log.info(
+            "%s %s refused (%d) for %s: %s", request.method, request.url.path, status, user, error
+        )
     return JSONResponse(body_of(error), status_code=status)
 
 

@@ -96,6 +96,8 @@ class CaseApplication(Application[UUID]):
         fingerprint = _fingerprint(command, center)
         case_id = uuid.uuid4()
         if idempotency_key is not None:
+            if not idempotency_key.strip():
+                raise InvalidFieldError("Idempotency-Key", "must not be blank")
             case_id = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.user}\n{idempotency_key}")
             earlier = self._replayed(case_id, fingerprint, actor)
             if earlier is not None:
@@ -138,11 +140,14 @@ class CaseApplication(Application[UUID]):
             raise InvalidFieldError("as_of", "give as_of or as_of_version, not both")
         if as_of is not None:
             version = self._version_at(case_id, as_of)
-        if version is not None and version != case.version:
-            if not 1 <= version <= case.version:
-                raise InvalidFieldError("as_of_version", f"must be between 1 and {case.version}")
+        if version is None:
+            return self._view(case, actor)
+        if not 1 <= version <= case.version:
+            raise InvalidFieldError("as_of_version", f"must be between 1 and {case.version}")
+        if version != case.version:
             case = self.repository.get(case_id, version=version)
-        return self._view(case, actor)
+        # "Overdue" as it stood then: at the moment asked for, or when that version was made.
+        return self._view(case, actor, as_of or case.modified_on)
 
     def available_actions(self, case_id: UUID, actor: Actor) -> list[ActionInfo]:
         """The actions this actor may take on the case now, with the rule blocking any for now."""
@@ -319,8 +324,9 @@ class CaseApplication(Application[UUID]):
         """PML art. 15: parties' contacts are for the case's own center only."""
         return actor.center != case.center
 
-    def _view(self, case: Case, actor: Actor) -> CaseView:
-        return case_view(case, self._workflow(case), self.clock.now(), self._masked(case, actor))
+    def _view(self, case: Case, actor: Actor, moment: datetime | None = None) -> CaseView:
+        now = moment or self.clock.now()
+        return case_view(case, self._workflow(case), now, self._masked(case, actor))
 
 
 def _position(recordings: list[Recording[UUID]]) -> int | None:

@@ -72,7 +72,7 @@ def execute(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
     """Decide whether `actor` may give `command` now and, if so, record its event on `case`."""
     command.validate()
     authorize(case, command.ACTION, actor, ctx)
-    transition = _transition(case, command, ctx)
+    transition = _transition(case, command, actor, ctx)
     decision = HANDLERS[type(command)](case, command, ctx)
     final = ctx.workflow.definition.statuses[transition.dest].final
     started, stopped = clock_changes(
@@ -121,13 +121,14 @@ def blocking_guard(case: Case, action: str, ctx: Context) -> tuple[str, str] | N
     return None
 
 
-def _transition(case: Case, command: c.Command, ctx: Context) -> Transition:
+def _transition(case: Case, command: c.Command, actor: Actor, ctx: Context) -> Transition:
     try:
         return ctx.workflow.decide(
             case.status, command.ACTION, lambda guard: GUARDS[guard](case, command, ctx)
         )
     except ActionUnavailableError as refusal:
-        raise ActionNotAllowedError(refusal.action, refusal.status, refusal.allowed) from None
+        yours = [a for a in refusal.allowed if actor.role in ctx.workflow.action(a).roles]
+        raise ActionNotAllowedError(refusal.action, refusal.status, yours) from None
     except GuardRefusedError as refusal:
         raise RuleViolationError(
             refusal.action, refusal.guard, refusal.rule, refusal.detail
@@ -235,11 +236,19 @@ def _reach_agreement(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     return Decision(Case.AgreementReached, data, clock_anchor=anchor)
 
 
-def _confirm_judicially(_case: Case, cmd: c.Command, _ctx: Context) -> Decision:
+def _confirm_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.ConfirmJudicially)
+    assert case.agreement is not None
     applied_on = cmd.applied_on or cmd.date
+    if cmd.date > ctx.today:
+        raise InvalidFieldError("date", "must not be in the future")
     if applied_on > cmd.date:
         raise InvalidFieldError("applied_on", "must not be after the decision's date")
+    if applied_on < case.agreement["effective_on"]:
+        effective = case.agreement["effective_on"]
+        raise InvalidFieldError(
+            "applied_on", f"must not be before the agreement took effect ({effective})"
+        )
     data = {
         "court": cmd.court,
         "decision": str(cmd.decision),
