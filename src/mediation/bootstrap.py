@@ -55,6 +55,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(settings, database, engine, directory, workflows, cases, clock)
 
 
+class SessionSecretMissingError(Exception):
+    """`serve` needs MEDIATION_SESSION_SECRET to sign the web pages' session cookies."""
+
+
 class StoreKeyError(Exception):
     """The stored events cannot be read with the configured key (or lack of one)."""
 
@@ -88,6 +92,12 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from mediation.api.app import create_app
 
     services = build_services(settings)
+    if settings.session_secret is None:
+        services.close()
+        raise SessionSecretMissingError(
+            "MEDIATION_SESSION_SECRET is not set: the web pages sign their session cookies with "
+            "it; make one with `mediation keygen` and keep it (a new one signs everyone out)"
+        )
     try:
         uvicorn.run(
             create_app(services), host=host, port=port, log_level=settings.log_level.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -24,7 +25,9 @@ from mediation.workflows import DefinitionError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 center_app = typer.Typer(help="Mediation centers and their hierarchy.", no_args_is_help=True)
-user_app = typer.Typer(help="Staff users and their API tokens.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Staff users, their API tokens and web passwords.", no_args_is_help=True
+)
 app.add_typer(center_app, name="center")
 app.add_typer(user_app, name="user")
 
@@ -88,17 +91,47 @@ def center_list() -> None:
         typer.echo(f"{center.code}\t{center.parent or '-'}\t{center.name}")
 
 
+_PASSWORD_STDIN_HELP = "Read a password for the web pages from the first line of standard input"
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, without its line ending (a password may hold blanks)."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        typer.echo("error: --password-stdin: standard input holds no password", err=True)
+        raise typer.Exit(2)
+    return line
+
+
 @user_app.command("add")
 def user_add(
     username: str,
     role: Annotated[StaffRole, typer.Option(help="What the user may do")],
     center: Annotated[str, typer.Option(help="Code of the user's center")],
+    password_stdin: Annotated[bool, typer.Option(help=_PASSWORD_STDIN_HELP)] = False,
 ) -> None:
     """Add a user; the API token is printed once, alone on the last line."""
+    password = _password_from_stdin() if password_stdin else None
     with _directory() as directory:
-        user, token = directory.add_user(username, role.value, center)
-    typer.echo(f"added user {_describe_user(user)}; API token (shown only now):")
+        user, token = directory.add_user(username, role.value, center, password=password)
+    signs_in = " with a password for the web pages" if password is not None else ""
+    typer.echo(f"added user {_describe_user(user)}{signs_in}; API token (shown only now):")
     typer.echo(token)
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help=_PASSWORD_STDIN_HELP)] = False,
+) -> None:
+    """Set a user's password for the web pages (asked twice, or read with --password-stdin)."""
+    if password_stdin:
+        password = _password_from_stdin()
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _directory() as directory:
+        directory.set_password(username, password)
+    typer.echo(f"set the password of {username}; their open web sessions end")
 
 
 @user_app.command("list")
@@ -137,7 +170,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API."""
     # Imported here so that managing accounts needs none of the web stack.
-    from mediation.bootstrap import StoreKeyError, serve
+    from mediation.bootstrap import SessionSecretMissingError, StoreKeyError, serve
 
     try:
         serve(_settings(), host=host, port=port)
@@ -147,14 +180,14 @@ def serve_command(
     except CalendarError as error:
         typer.echo(f"error: broken holiday calendar: {error}", err=True)
         raise typer.Exit(1) from None
-    except StoreKeyError as error:
+    except (StoreKeyError, SessionSecretMissingError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 
 
 @app.command("keygen")
 def keygen() -> None:
-    """Print a new random key for MEDIATION_CIPHER_KEY (keep it safe: lost key, lost cases)."""
+    """Print a new random key, for MEDIATION_CIPHER_KEY or MEDIATION_SESSION_SECRET; keep it safe."""
     from eventsourcing.cipher import AESCipher
 
     typer.echo(AESCipher.create_key(32))

@@ -36,6 +36,28 @@ class Settings(BaseSettings):
         description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",
     )
 
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs the web pages' session cookies: at least 32 random characters "
+            "(`mediation keygen` makes one); `mediation serve` refuses to start without it"
+        ),
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the web pages' cookies over HTTPS only (behind TLS)"
+    )
+
+    @field_validator("session_secret")
+    @classmethod
+    def _strong_session_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 32 or len(set(secret)) < 8:
+            msg = "must be at least 32 random characters (make one with `mediation keygen`)"
+            raise ValueError(msg)
+        return value
+
     @field_validator("cipher_key")
     @classmethod
     def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:

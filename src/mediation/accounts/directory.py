@@ -8,11 +8,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mediation.accounts.passwords import Passwords, SignInThrottledError, Throttle, stamp
 from mediation.accounts.tables import (
+    PASSWORD_HASH_LENGTH,
     AccountsBase,
     CenterRow,
     UserRow,
@@ -54,13 +56,26 @@ class Principal:
 class Directory:
     """Centers, users and tokens, kept in SQLAlchemy tables beside the event store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, passwords: Passwords | None = None, throttle: Throttle | None = None
+    ) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.passwords = passwords or Passwords()
+        self.throttle = throttle or Throttle()
 
     def create_schema(self) -> None:
-        """Create the accounts tables that do not exist yet."""
+        """Create the accounts tables that do not exist yet, and columns added since."""
         AccountsBase.metadata.create_all(self._engine)
+        columns = {column["name"] for column in inspect(self._engine).get_columns("users")}
+        if "password_hash" not in columns:
+            # Databases made before passwords existed: the one column added since.
+            with self._engine.begin() as conn:
+                conn.execute(
+                    text(
+                        f"ALTER TABLE users ADD COLUMN password_hash VARCHAR({PASSWORD_HASH_LENGTH})"
+                    )
+                )
 
     def add_center(self, code: str, name: str, parent: str | None = None) -> Center:
         check_code("code", code)
@@ -76,11 +91,14 @@ class Directory:
             _insert(session, row, f"center {code!r} already exists")
             return _center(row)
 
-    def add_user(self, username: str, role: Role | str, center: str) -> tuple[User, str]:
+    def add_user(
+        self, username: str, role: Role | str, center: str, password: str | None = None
+    ) -> tuple[User, str]:
         """Add a user and return it with its API token, the only time the token is shown."""
         check_username(username)
         checked_role = staff_role(role)
         check_code("center", center)
+        password_hash = self.passwords.hash(password) if password is not None else None
         token = _new_token()
         with self._sessions.begin() as session:
             if session.get(UserRow, username) is not None:
@@ -91,6 +109,7 @@ class Directory:
                 role=checked_role.value,
                 center_code=center,
                 token_hash=_hash(token),
+                password_hash=password_hash,
                 disabled=False,
                 created_at=_now(),
             )
@@ -114,6 +133,54 @@ class Directory:
         with self._sessions() as session:
             row = session.scalars(select(UserRow).where(UserRow.token_hash == digest)).first()
         if row is None or row.disabled or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return Principal(row.username, Role(row.role), row.center_code)
+
+    def set_password(self, username: str, password: str) -> None:
+        """Give the user a (new) password for the web pages; their open sessions end."""
+        password_hash = self.passwords.hash(password)
+        with self._sessions.begin() as session:
+            _user_row(session, username).password_hash = password_hash
+
+    def verify_password(
+        self, username: str, password: str, source: str | None = None
+    ) -> Principal | None:
+        """The enabled user with this name and password, or None.
+
+        Repeated failures for the name or the `source` address slow further tries:
+        SignInThrottledError says how long to wait, without checking the password.
+        """
+        keys = [f"user:{username.casefold()}"] + ([f"source:{source}"] if source else [])
+        wait = self.throttle.wait_for(keys)
+        if wait > 0:
+            raise SignInThrottledError(wait)
+        with self._sessions() as session:
+            row = session.get(UserRow, username)
+        stored = row.password_hash if row is not None else None
+        # Always verify, against a decoy when there is no hash: an unknown name costs as much.
+        if not self.passwords.matches(stored, password) or row is None or row.disabled:
+            self.throttle.failed(keys)
+            return None
+        self.throttle.succeeded(keys)
+        if stored is not None and self.passwords.needs_rehash(stored):
+            self.set_password(username, password)
+        return Principal(row.username, Role(row.role), row.center_code)
+
+    def password_stamp(self, username: str) -> str | None:
+        """A fingerprint of the user's current password, for sessions; None without one."""
+        with self._sessions() as session:
+            row = session.get(UserRow, username)
+        if row is None or row.password_hash is None:
+            return None
+        return stamp(row.password_hash)
+
+    def session_principal(self, username: str, password_stamp: str) -> Principal | None:
+        """The user a session belongs to, while enabled and on the password it signed in with."""
+        with self._sessions() as session:
+            row = session.get(UserRow, username)
+        if row is None or row.disabled or row.password_hash is None:
+            return None
+        if not hmac.compare_digest(stamp(row.password_hash), password_stamp):
             return None
         return Principal(row.username, Role(row.role), row.center_code)
 

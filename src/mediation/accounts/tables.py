@@ -14,6 +14,7 @@ from mediation.domain.values import Role
 CODE_LENGTH = 32
 NAME_LENGTH = 200
 USERNAME_LENGTH = 64
+PASSWORD_HASH_LENGTH = 255
 # `rules` is the automated escalation actor: never a person who signs in.
 STAFF_ROLES = tuple(role for role in Role if role is not Role.RULES)
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_LENGTH}}}")
@@ -51,6 +52,8 @@ class UserRow(AccountsBase):
     )
     # sha256 hex of the API token; the token itself is never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    # argon2id hash (PHC string) of the password for signing in to the web pages; None: API only.
+    password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_LENGTH), default=None)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

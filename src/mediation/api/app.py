@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 import mediation
+from mediation import web
 from mediation.api import errors, routes_cases
 from mediation.bootstrap import Services
 
@@ -26,8 +26,15 @@ def create_app(services: Services) -> FastAPI:
         """Liveness and the event log's head position."""
         return {"status": "ok", "log_position": services.cases.recorder.max_notification_id() or 0}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    # The web pages for people, at / (sign-in, queue, cases...); the API stays under /api/v1.
+    web.install(app, services, web_config(services))
     return app
+
+
+def web_config(services: Services) -> web.WebConfig:
+    secret = services.settings.session_secret
+    return web.WebConfig(
+        session_secret=secret.get_secret_value() if secret is not None else None,
+        projections=None,  # services.projections, once Services holds them
+        secure_cookies=services.settings.secure_cookies,
+    )

@@ -1,0 +1,105 @@
+"""Queue, audit trail, statistics and notifications: read from the views of the case log."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.support import FakeClock
+from tests.web.web_support import act, register, sign_in
+
+
+def rows(page: str) -> list[str]:
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    return re.findall(r"<tr[^>]*>.*?</tr>", body, re.S)
+
+
+def test_the_queue_lists_open_cases_soonest_due_first_and_marks_the_overdue(
+    clerk: TestClient, clock: FakeClock
+) -> None:
+    late = register(clerk, summary="先登记的纠纷")
+    act(clerk, late, "accept")  # its routing deadline is 7 days away
+    clock.advance(hours=1)
+    register(clerk, summary="后登记的纠纷")  # decision due in 1 day
+    clock.advance(days=2)
+    page = clerk.get("/queue").text
+    first, second = rows(page)
+    assert "后登记的纠纷" in first
+    assert 'class="overdue' in first
+    assert "overdue by" in first
+    assert "先登记的纠纷" in second
+    assert "overdue" not in second
+
+
+def test_the_queue_filters_by_status_and_mine(web_app: object, clerk: TestClient) -> None:
+    routed = register(clerk, summary="已分派")
+    act(clerk, routed, "accept")
+    act(clerk, routed, "route", mediator="mia")
+    register(clerk, summary="新登记")
+    page = clerk.get("/queue?status=registered").text
+    assert "新登记" in page
+    assert "已分派" not in page
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
+        sign_in(mia, "mia")
+        mine = mia.get("/queue?mine=yes").text
+    assert "已分派" in mine
+    assert "新登记" not in mine
+    assert 'name="mine" value="yes" checked' in mine
+
+
+def test_an_escalated_case_is_highlighted_in_the_supervisors_queue(
+    web_app: object, clerk: TestClient
+) -> None:
+    case_id = register(clerk, summary="需要督办")
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        assert act(sup, case_id, "escalate", reason="邻里冲突升级", levels="1").status_code == 303
+        page = sup.get("/queue?escalated=yes").text
+        (row,) = rows(page)
+        notifications = sup.get("/notifications").text
+    assert "需要督办" in row
+    assert "escalated" in row.split(">")[0]
+    assert "level 1" in row
+    assert "Escalated" in notifications
+    assert "邻里冲突升级" in notifications
+    assert "1 unread" in notifications
+
+
+def test_the_audit_trail_is_for_supervisors_and_filters_by_who_and_what(
+    web_app: object, clerk: TestClient
+) -> None:
+    case_id = register(clerk)
+    act(clerk, case_id, "accept")
+    assert clerk.get("/audit").status_code == 403
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        everything = sup.get("/audit").text
+        accepted = sup.get("/audit?event=Accepted&who=clerk").text
+        bad = sup.get("/audit?case=not-a-case")
+        other_center = sup.get("/audit?center=cg").text
+        outside = sup.get("/audit?center=dz")
+    assert len(rows(everything)) == 2
+    assert "Nothing matches." in other_center
+    assert outside.status_code == 422
+    (row,) = rows(accepted)
+    assert "Registered → Awaiting routing" in row
+    assert bad.status_code == 422
+    assert "is not a case number" in bad.text
+
+
+def test_statistics_draw_bars_for_the_figures(clerk: TestClient) -> None:
+    for summary in ("一", "二", "三"):
+        case_id = register(clerk, summary=summary)
+    act(clerk, case_id, "accept")
+    page = clerk.get("/stats?period=month").text
+    assert '<span class="kpi-value">3</span>' in page
+    assert page.count('<svg class="bar"') >= 9
+    assert 'width="100.00"' in page  # the longest bar of a chart fills it
+    assert "Registered and closed" in page
+
+
+def test_statistics_refuse_a_range_that_ends_before_it_starts(clerk: TestClient) -> None:
+    response = clerk.get("/stats?start=2026-03-01&end=2026-02-01")
+    assert response.status_code == 422
+    assert 'id="end-error"' in response.text
