@@ -29,6 +29,13 @@ class Services:
     cases: CaseApplication
     clock: Clock
 
+    def session_secret(self) -> str:
+        """MEDIATION_SESSION_SECRET, or else the one this installation made and keeps."""
+        configured = self.settings.session_secret
+        if configured is not None:
+            return configured.get_secret_value()
+        return self.directory.instance_secret("session_secret")
+
     def close(self) -> None:
         self.cases.close()
         self.engine.dispose()
@@ -53,10 +60,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     check_store_readable(cases)
     return Services(settings, database, engine, directory, workflows, cases, clock)
-
-
-class SessionSecretMissingError(Exception):
-    """`serve` needs MEDIATION_SESSION_SECRET to sign the web pages' session cookies."""
 
 
 class StoreKeyError(Exception):
@@ -92,12 +95,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from mediation.api.app import create_app
 
     services = build_services(settings)
-    if settings.session_secret is None:
-        services.close()
-        raise SessionSecretMissingError(
-            "MEDIATION_SESSION_SECRET is not set: the web pages sign their session cookies with "
-            "it; make one with `mediation keygen` and keep it (a new one signs everyone out)"
-        )
     try:
         uvicorn.run(
             create_app(services), host=host, port=port, log_level=settings.log_level.lower()

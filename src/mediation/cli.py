@@ -19,6 +19,7 @@ from mediation.domain.errors import (
     MediationError,
     NotFoundError,
 )
+from mediation.operations.cli import audit_app, backup_command, restore_command
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import DefinitionError
@@ -30,6 +31,9 @@ user_app = typer.Typer(
 )
 app.add_typer(center_app, name="center")
 app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 # Errors a user can fix by correcting the command line, like typer's usage errors.
 _USAGE_ERRORS = (InvalidFieldError, NotFoundError, DuplicateError)
@@ -170,7 +174,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API."""
     # Imported here so that managing accounts needs none of the web stack.
-    from mediation.bootstrap import SessionSecretMissingError, StoreKeyError, serve
+    from mediation.bootstrap import StoreKeyError, serve
 
     try:
         serve(_settings(), host=host, port=port)
@@ -180,7 +184,7 @@ def serve_command(
     except CalendarError as error:
         typer.echo(f"error: broken holiday calendar: {error}", err=True)
         raise typer.Exit(1) from None
-    except (StoreKeyError, SessionSecretMissingError) as error:
+    except StoreKeyError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Signs the web pages' session cookies: at least 32 random characters "
-            "(`mediation keygen` makes one); `mediation serve` refuses to start without it"
+            "(`mediation keygen` makes one); unset: one made on first start, kept in the database"
         ),
     )
     secure_cookies: bool = Field(

@@ -17,6 +17,7 @@ from mediation.accounts.tables import (
     PASSWORD_HASH_LENGTH,
     AccountsBase,
     CenterRow,
+    InstanceSecretRow,
     UserRow,
     check_code,
     check_username,
@@ -63,6 +64,25 @@ class Directory:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.passwords = passwords or Passwords()
         self.throttle = throttle or Throttle()
+
+    def instance_secret(self, name: str) -> str:
+        """A random secret made once per installation and kept in its database (first one wins)."""
+        with Session(self._engine) as session:
+            found = session.get(InstanceSecretRow, name)
+            if found is not None:
+                return found.value
+            made = InstanceSecretRow(
+                name=name, value=secrets.token_urlsafe(48), created_at=datetime.now(UTC)
+            )
+            session.add(made)
+            try:
+                session.commit()
+            except IntegrityError:  # another process made it first: use theirs
+                session.rollback()
+                theirs = session.get(InstanceSecretRow, name, populate_existing=True)
+                assert theirs is not None
+                return theirs.value
+            return made.value
 
     def create_schema(self) -> None:
         """Create the accounts tables that do not exist yet, and columns added since."""

@@ -90,3 +90,13 @@ def staff_role(role: Role | str) -> Role:
         raise InvalidFieldError("role", "'rules' is reserved for the automated escalation actor")
     allowed = ", ".join(STAFF_ROLES)
     raise InvalidFieldError("role", f"{role!r} is not one of {allowed}")
+
+
+class InstanceSecretRow(AccountsBase):
+    """Secrets this installation made for itself on first start, shared by all its processes."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

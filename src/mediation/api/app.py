@@ -32,9 +32,8 @@ def create_app(services: Services) -> FastAPI:
 
 
 def web_config(services: Services) -> web.WebConfig:
-    secret = services.settings.session_secret
     return web.WebConfig(
-        session_secret=secret.get_secret_value() if secret is not None else None,
+        session_secret=services.session_secret(),
         projections=None,  # services.projections, once Services holds them
         secure_cookies=services.settings.secure_cookies,
     )

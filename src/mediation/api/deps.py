@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request
@@ -10,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mediation.bootstrap import Services
 from mediation.domain.values import Actor
 
+log = logging.getLogger("mediation.api")
 _bearer = HTTPBearer(auto_error=False, description="An API token from `mediation user add`")
 
 
@@ -21,16 +23,20 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def current_actor(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The caller, from `Authorization: Bearer <token>`; 401 when missing or unknown."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise HTTPException(401, "missing bearer token", headers=challenge)
-    principal = services.directory.authenticate(credentials.credentials)
+    principal = None
+    if credentials is not None:
+        principal = services.directory.authenticate(credentials.credentials)
     if principal is None:
-        raise HTTPException(401, "unknown or disabled token", headers=challenge)
+        reason = "missing bearer token" if credentials is None else "unknown or disabled token"
+        # Never the token itself: a mistyped token is one character away from a real one.
+        log.warning("%s %s refused (401): %s", request.method, request.url.path, reason)
+        raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+    request.state.user = principal.username  # for the refusal log of a later 403
     return Actor(user=principal.username, role=principal.role, center=principal.center)
 
 

@@ -13,11 +13,19 @@ from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from mediation.api.deps import CurrentActor, ServicesDep
+from mediation.api.errors import (
+    CONFLICT,
+    FORBIDDEN,
+    MALFORMED,
+    NOT_FOUND,
+    STALE,
+    UNAUTHENTICATED,
+)
 from mediation.application import ActionInfo, CaseView, HistoryEntry, Saved
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError, NotFoundError
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=UNAUTHENTICATED | FORBIDDEN)
 
 for _command in (c.Register, c.NewParty, *c.ACTION_COMMANDS.values()):
     # Unknown fields are typos, not extras to ignore: refuse them, naming the field.
@@ -49,7 +57,12 @@ def _expected_version(if_match: str | None) -> int | None:
     return int(text)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseView)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseView,
+    responses=MALFORMED | CONFLICT,
+)
 def register_case(
     body: c.Register,
     actor: CurrentActor,
@@ -69,7 +82,7 @@ def register_case(
     return saved.view
 
 
-@router.get("/{case_id}", response_model=CaseView)
+@router.get("/{case_id}", response_model=CaseView, responses=NOT_FOUND)
 def read_case(
     case_id: UUID,
     actor: CurrentActor,
@@ -84,7 +97,7 @@ def read_case(
     return view
 
 
-@router.get("/{case_id}/actions", response_model=list[ActionInfo])
+@router.get("/{case_id}/actions", response_model=list[ActionInfo], responses=NOT_FOUND)
 def available_actions(
     case_id: UUID, actor: CurrentActor, services: ServicesDep
 ) -> list[ActionInfo]:
@@ -92,7 +105,7 @@ def available_actions(
     return services.cases.available_actions(case_id, actor)
 
 
-@router.get("/{case_id}/history", response_model=list[HistoryEntry])
+@router.get("/{case_id}/history", response_model=list[HistoryEntry], responses=NOT_FOUND)
 def case_history(case_id: UUID, actor: CurrentActor, services: ServicesDep) -> list[HistoryEntry]:
     """Every event of the case in order: version, type, time, actor, data, status before and after."""
     return services.cases.history(case_id, actor)
@@ -173,6 +186,7 @@ for _name, _command in c.ACTION_COMMANDS.items():
         _action_endpoint(_command),
         methods=["POST"],
         response_model=ActionResult,
+        responses=MALFORMED | NOT_FOUND | CONFLICT | STALE,
         summary=_name.replace("_", " ").capitalize(),
         description=ACTION_DOCS[_name] + " Send `If-Match: <version>` to act only on that version.",
         operation_id=f"case_action_{_name}",

@@ -1,0 +1,1 @@
+"""Running a deployment: audit the stored histories, back up and restore the store."""
