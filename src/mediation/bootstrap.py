@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -12,6 +13,10 @@ from mediation.calendars import BUILT_IN as CALENDAR
 from mediation.calendars import load_calendar
 from mediation.domain import VOCABULARY
 from mediation.domain.ports import Clock, SystemClock
+from mediation.projections.service import Projections
+from mediation.projections.standard import build_projections
+from mediation.rules import RulesEngine
+from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
@@ -28,6 +33,8 @@ class Services:
     workflows: WorkflowRegistry
     cases: CaseApplication
     clock: Clock
+    projections: Projections
+    rules: RulesEngine
 
     def session_secret(self) -> str:
         """MEDIATION_SESSION_SECRET, or else the one this installation made and keeps."""
@@ -37,6 +44,7 @@ class Services:
         return self.directory.instance_secret("session_secret")
 
     def close(self) -> None:
+        self.projections.stop()
         self.cases.close()
         self.engine.dispose()
 
@@ -59,7 +67,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         calendar=calendar,
     )
     check_store_readable(cases)
-    return Services(settings, database, engine, directory, workflows, cases, clock)
+    projections = build_projections(
+        engine,
+        cases,
+        workflows,
+        party_salt=directory.instance_secret("party_hash_salt").encode(),
+        zone=calendar.zone,
+        extra_views=[DeadlineIndexView(workflows, calendar.zone)],
+    )
+    projections.create_schema()
+    rules = RulesEngine(cases, DeadlineIndex(projections), clock)
+    return Services(
+        settings, database, engine, directory, workflows, cases, clock, projections, rules
+    )
 
 
 class StoreKeyError(Exception):
@@ -95,9 +115,20 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from mediation.api.app import create_app
 
     services = build_services(settings)
+    stop = threading.Event()
+    if settings.background_workers:  # else `projections run` and `rules run` workers do this
+        services.projections.start()
+        rules = threading.Thread(
+            target=services.rules.run_forever,
+            args=(stop, settings.rules_interval),
+            name="rules",
+            daemon=True,
+        )
+        rules.start()
     try:
         uvicorn.run(
             create_app(services), host=host, port=port, log_level=settings.log_level.lower()
         )
     finally:
+        stop.set()
         services.close()

@@ -20,6 +20,8 @@ from mediation.domain.errors import (
     NotFoundError,
 )
 from mediation.operations.cli import audit_app, backup_command, restore_command
+from mediation.projections.cli import projections_app
+from mediation.rules.cli import rules_app
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import DefinitionError
@@ -32,6 +34,8 @@ user_app = typer.Typer(
 app.add_typer(center_app, name="center")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(projections_app, name="projections")
+app.add_typer(rules_app, name="rules")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 
@@ -209,3 +213,7 @@ def _describe_user(user: User) -> str:
 def main() -> None:
     """Run the `mediation` command."""
     app()
+
+
+if __name__ == "__main__":
+    main()

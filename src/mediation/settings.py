@@ -31,6 +31,16 @@ class Settings(BaseSettings):
         default=50, ge=2, description="Take a snapshot of a case every N events"
     )
     log_level: str = Field(default="INFO", description="Python logging level name")
+    background_workers: bool = Field(
+        default=True,
+        description=(
+            "`serve` keeps the views and runs the escalation rules itself; set false when "
+            "`mediation projections run` and `mediation rules run` workers do (several API processes)"
+        ),
+    )
+    rules_interval: float = Field(
+        default=30.0, ge=1.0, description="Seconds between two passes of the escalation rules"
+    )
     cipher_key: SecretStr | None = Field(
         default=None,
         description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",

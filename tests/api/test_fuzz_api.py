@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mediation.api import routes_views
 from mediation.api.app import create_app
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
@@ -99,6 +100,12 @@ def _requests(operation: Operation) -> st.SearchStrategy[Request]:
     )
 
 
+def _checks_for(case: Request, status: int) -> list[Any]:
+    """Every check; but a view still behind a given `after` answers 503 by design."""
+    behind = status == 503 and "after" in (case.query or {})
+    return [check for check in CHECKS if not (behind and check is not_a_server_error)]
+
+
 def fuzz(operation: Operation, target: Target) -> None:
     """Send generated requests to one operation, checking every response."""
 
@@ -117,15 +124,18 @@ def fuzz(operation: Operation, target: Target) -> None:
         if "case_id" in case.path_parameters and pick < len(target.cases):
             case.path_parameters["case_id"] = str(target.cases[pick])
         headers = {"Authorization": f"Bearer {target.tokens[caller]}"}
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=_checks_for(case, response.status_code))
 
     send()
 
 
 @pytest.mark.fuzz
 def test_no_request_gets_a_server_error_and_every_response_is_as_declared(
-    services: Services, target: Target, subtests: pytest.Subtests
+    services: Services, target: Target, subtests: pytest.Subtests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Views asked to reach a position they never will answer 503 at once, not after 2 s.
+    monkeypatch.setattr(routes_views, "AFTER_WAIT_SECONDS", 0.01)
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(services))
     operations = list(schema.get_all_operations())
     assert len(operations) > len(c.ACTION_COMMANDS)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import mediation
 from mediation import web
-from mediation.api import errors, routes_cases
+from mediation.api import errors, routes_cases, routes_views
 from mediation.bootstrap import Services
 
 
@@ -18,8 +18,10 @@ def create_app(services: Services) -> FastAPI:
         summary="Event-sourced case workflow engine for dispute mediation centers",
     )
     app.state.services = services
+    app.state.projections = services.projections
     errors.install(app)
     app.include_router(routes_cases.router)
+    app.include_router(routes_views.router)
 
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, object]:
@@ -34,6 +36,6 @@ def create_app(services: Services) -> FastAPI:
 def web_config(services: Services) -> web.WebConfig:
     return web.WebConfig(
         session_secret=services.session_secret(),
-        projections=None,  # services.projections, once Services holds them
+        projections=services.projections,
         secure_cookies=services.settings.secure_cookies,
     )

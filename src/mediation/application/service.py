@@ -248,6 +248,11 @@ class CaseApplication(Application[UUID]):
         command = c.EscalateBreach(breach=breach.key, reason=breach.reason)
         return self.act(case_id, command, Actor.rule(breach.rule, center))
 
+    def simulation_subject(self, case_id: UUID) -> tuple[str, datetime]:
+        """The workflow a case follows and when it was registered."""
+        case = self._get(case_id)
+        return case.workflow, case.created_on
+
     def simulate(
         self, case_id: UUID, candidate: Workflow, until: datetime
     ) -> tuple[str, list[SimulatedBreach], list[SimulatedBreach]]:

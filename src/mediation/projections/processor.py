@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from mediation.projections.view import Recorded, View
 # Called after a batch is applied and before it commits: tests kill the process here.
 BeforeCommit = Callable[[str, Sequence[Recorded]], None]
 Progress = Callable[[int, int], None]
+Target = tuple[View[Any], int]  # a view and the generation of its tables to write
 
 
 class Outcome(StrEnum):
@@ -51,36 +53,76 @@ class Processor:
         self._postgres = engine.dialect.name == "postgresql"
 
     def step(self, view: View[Any], generation: int) -> Step:
-        """Apply the next batch; the tracking update is guarded, so no event applies twice."""
+        return self.step_all([(view, generation)])[0]
+
+    def step_all(self, targets: Sequence[Target]) -> list[Step]:
+        """Apply the next batch to each target, each in its own transaction.
+
+        Targets at the same position (the usual case) share one read of the log. The tracking
+        update is guarded, so no event applies twice. A target that fails does not hold back
+        the others; its error is raised once they had their turn.
+        """
         with self.engine.connect() as conn:
-            start = tracking.position(conn, view.name, generation)
-        if start is None:
-            return Step(Outcome.GONE, 0)
-        batch = self.log.read(start, self.batch_size)
-        if batch.last == start:
-            return Step(Outcome.IDLE, start)
-        with self.engine.connect() as conn, conn.begin() as transaction:
+            starts = [
+                tracking.position(conn, view.name, generation) for view, generation in targets
+            ]
+        steps: dict[int, Step] = {}
+        failures: list[Exception] = []
+        for start in sorted({s for s in starts if s is not None}):
+            batch = self.log.read(start, self.batch_size)
+            for index in (i for i, s in enumerate(starts) if s == start):
+                view, generation = targets[index]
+                if batch.last == start:
+                    steps[index] = Step(Outcome.IDLE, start)
+                    continue
+                try:
+                    steps[index] = self._apply(view, generation, start, batch.last, batch.events)
+                except Exception as error:  # raised below, once the other targets had their turn
+                    failures.append(error)
+                    steps[index] = Step(Outcome.LOST, start)
+        if failures:
+            raise failures[0]
+        return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))]
+
+    def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
+        return self.catch_up_all([(view, generation)], progress)[0]
+
+    def catch_up_all(
+        self, targets: Sequence[Target], progress: Progress | None = None
+    ) -> list[Step]:
+        """Apply batches until no target moves: the log has nothing new, or the rest is busy or gone."""
+        applied = [0] * len(targets)
+        while True:
+            steps = self.step_all(targets)
+            applied = [total + step.applied for total, step in zip(applied, steps, strict=True)]
+            moved = [step for step in steps if step.outcome is Outcome.APPLIED]
+            if progress is not None and moved:
+                progress(min(step.position for step in moved), self.log.head())
+            if not any(step.outcome in (Outcome.APPLIED, Outcome.LOST) for step in steps):
+                return [
+                    Step(step.outcome, step.position, total)
+                    for step, total in zip(steps, applied, strict=True)
+                ]
+
+    def _apply(
+        self, view: View[Any], generation: int, start: int, end: int, events: Sequence[Recorded]
+    ) -> Step:
+        with (
+            self.engine.connect() as conn,
+            _relaxed_durability(conn),
+            conn.begin() as transaction,
+        ):
             if not self._locked(conn, view.name, generation):
                 transaction.rollback()
                 return Step(Outcome.BUSY, start)
-            if not tracking.claim(conn, view.name, generation, start, batch.last):
+            if not tracking.claim(conn, view.name, generation, start, end):
                 transaction.rollback()
                 return Step(Outcome.LOST, start)
-            view.apply(conn, generation, batch.events)
+            if events:
+                view.apply(conn, generation, events)
             if self.before_commit is not None:
-                self.before_commit(view.name, batch.events)
-        return Step(Outcome.APPLIED, batch.last, len(batch.events))
-
-    def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
-        """Apply batches until the log has nothing new, another worker has the view, or it is gone."""
-        applied = 0
-        while True:
-            step = self.step(view, generation)
-            applied += step.applied
-            if progress is not None and step.outcome is Outcome.APPLIED:
-                progress(step.position, self.log.head())
-            if step.outcome in (Outcome.IDLE, Outcome.BUSY, Outcome.GONE):
-                return Step(step.outcome, step.position, applied)
+                self.before_commit(view.name, events)
+        return Step(Outcome.APPLIED, end, len(events))
 
     def _locked(self, conn: Connection, view: str, generation: int) -> bool:
         """On PostgreSQL, one worker per view generation at a time (released at commit)."""
@@ -88,6 +130,33 @@ class Processor:
             return True  # SQLite has one writer at a time; the guarded claim decides
         key = lock_key(f"{view}:{generation}")
         return bool(conn.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+@contextmanager
+def _relaxed_durability(conn: Connection) -> Iterator[None]:
+    """Commit a batch without waiting for the disk (the event store itself still does).
+
+    A batch lost to a power cut is lost whole, its tracking position with it, and is applied
+    again: a view can afford that, and an fsync per batch costs more than the batch's work.
+    The connection's own setting is put back: the pool hands it to others next.
+    """
+    if conn.dialect.name == "sqlite":
+        before = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        relax, restore = "PRAGMA synchronous=NORMAL", f"PRAGMA synchronous={int(before or 2)}"
+    elif conn.dialect.name == "postgresql":
+        relax, restore = "SET synchronous_commit = off", "RESET synchronous_commit"
+    else:
+        yield
+        return
+    conn.exec_driver_sql(relax)  # WAL with NORMAL: no fsync at commit, only at checkpoints
+    conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql(restore)
+        conn.commit()
 
 
 def lock_key(name: str) -> int:

@@ -19,14 +19,14 @@ from sqlalchemy import (
     Table,
     Uuid,
     delete,
-    insert,
     select,
 )
 
 from mediation.domain.case import Case
+from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.phases import Statuses
-from mediation.projections.view import Recorded, View
+from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
 
 SUMMARY_LENGTH = 80
@@ -72,15 +72,18 @@ class QueueView(View[QueueTables]):
             Column("is_open", Boolean, nullable=False),
         )
         c = table.c
-        for columns in ([], [c.center], [c.assignee]):
+        # The queue's order is (sort_due, case_id): each index ends with it, so that a page is
+        # read in order and stops at `limit`. Closed cases stay (a reopened case comes back),
+        # hence is_open first (a partial index would not be used by SQLite for `is_open = ?`).
+        for columns in ([], [c.center], [c.assignee], [c.phase], [c.center, c.phase]):
             label = "_".join(col.name for col in columns) or "all"
             Index(
                 f"ix_{name}_{label}_due",
+                c.is_open,
                 *columns,
                 c.sort_due,
                 c.case_id,
-                sqlite_where=c.is_open,
-                postgresql_where=c.is_open,
+                info=QUERY_ONLY_INDEX,
             )
         return QueueTables(table)
 
@@ -97,7 +100,7 @@ class QueueView(View[QueueTables]):
         if known:
             conn.execute(delete(table).where(table.c.case_id.in_(known)))
         if rows:
-            conn.execute(insert(table), list(rows.values()))
+            insert_rows(conn, table, list(rows.values()))
 
     def _fold(self, rows: dict[Any, Row], event: Case.Event) -> None:
         if isinstance(event, Case.Registered):

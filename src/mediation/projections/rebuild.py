@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,18 +23,37 @@ class RebuildRunningError(ConflictError):
 
 
 def rebuild(
-    engine: Engine, processor: Processor, view: View[Any], progress: Progress | None = None
-) -> int:
-    """Build a new generation from position 0, switch queries to it, drop the old ones."""
-    generation = _start(engine, view)
-    while True:
-        step = processor.catch_up(view, generation, progress)
-        if step.outcome is Outcome.GONE:
-            raise RebuildRunningError(f"the new generation of {view.name} was removed meanwhile")
-        if _switch(engine, view.name, generation):
-            break
-    _drop_others(engine, view, generation)
-    return generation
+    engine: Engine,
+    processor: Processor,
+    views: Sequence[View[Any]],
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Build a new generation of each view from position 0, reading the log once for all;
+    switch queries to each as it reaches its active one; drop the old ones."""
+    started: dict[str, int] = {}
+    try:
+        for view in views:
+            started[view.name] = _start(engine, view)
+    except RebuildRunningError:
+        for view in views:
+            if view.name in started:
+                _drop(engine, view, started[view.name])
+        raise
+    pending = list(views)
+    indexed = False
+    while pending:
+        targets = [(view, started[view.name]) for view in pending]
+        steps = processor.catch_up_all(targets, progress)
+        if any(step.outcome is Outcome.GONE for step in steps):
+            raise RebuildRunningError("a new generation was removed meanwhile")
+        if not indexed:  # the rows are in: now the indexes only queries need, then switch
+            _finish(engine, pending, started)
+            indexed = True
+            continue  # and catch up with what came meanwhile
+        pending = [view for view in pending if not _switch(engine, view.name, started[view.name])]
+    for view in views:
+        _drop_others(engine, view, started[view.name])
+    return started
 
 
 def _start(engine: Engine, view: View[Any]) -> int:
@@ -48,7 +68,7 @@ def _start(engine: Engine, view: View[Any]) -> int:
             tracking.add_generation(conn, view.name, generation)
         except IntegrityError:
             raise RebuildRunningError(f"a rebuild of {view.name} started meanwhile") from None
-        view.create(conn, generation)
+        view.create(conn, generation, defer_indexes=True)
     return generation
 
 
@@ -70,16 +90,30 @@ def _switch(engine: Engine, name: str, generation: int) -> bool:
     return True
 
 
+def _finish(engine: Engine, views: Sequence[View[Any]], generations: dict[str, int]) -> None:
+    """Add the deferred indexes; on PostgreSQL, also the statistics its planner needs (freshly
+    filled tables have none until autovacuum comes by)."""
+    for view in views:
+        with engine.begin() as conn:
+            view.create_deferred_indexes(conn, generations[view.name])
+            if engine.dialect.name == "postgresql":
+                view.analyze(conn, generations[view.name])
+
+
 def _drop_others(engine: Engine, view: View[Any], keep: int) -> None:
     with engine.begin() as conn:
         others = [
             g.generation for g in tracking.generations(conn, view.name) if g.generation != keep
         ]
     for generation in others:
-        with engine.begin() as conn:
-            _wait_for_batch(conn, view.name, generation)
-            tracking.forget(conn, view.name, generation)
-            view.drop(conn, generation)
+        _drop(engine, view, generation)
+
+
+def _drop(engine: Engine, view: View[Any], generation: int) -> None:
+    with engine.begin() as conn:
+        _wait_for_batch(conn, view.name, generation)
+        tracking.forget(conn, view.name, generation)
+        view.drop(conn, generation)
 
 
 def _wait_for_batch(conn: Connection, name: str, generation: int) -> None:

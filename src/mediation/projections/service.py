@@ -22,6 +22,9 @@ from mediation.projections.runner import Follower
 from mediation.projections.view import View
 
 R = TypeVar("R")
+# A rebuild writes tables nobody reads yet: bigger batches, fewer commits (measured: 2,000
+# beats 1,000 by a fifth; beyond it nothing is gained and the SQLite write lock is held longer).
+REBUILD_BATCH_SIZE = 2000
 
 
 @dataclass(frozen=True)
@@ -75,19 +78,19 @@ class Projections:
 
     def catch_up(self, names: Iterable[str] | None = None) -> int:
         """Apply everything new to each view (active generation); the number of events applied."""
+        views = [self.view(name) for name in (names or list(self.views))]
         applied = 0
-        for name in names or list(self.views):
-            view = self.view(name)
-            while True:
-                with self.engine.connect() as conn:
-                    generation = tracking.active_generation(conn, name)
-                if generation is None:
-                    break
-                step = self.processor.catch_up(view, generation, self._notify)
-                applied += step.applied
-                if step.outcome is not Outcome.GONE:
-                    break  # GONE: a rebuild switched generations under us; follow the new one
-        return applied
+        while True:
+            with self.engine.connect() as conn:
+                targets = [
+                    (view, generation)
+                    for view in views
+                    if (generation := tracking.active_generation(conn, view.name)) is not None
+                ]
+            steps = self.processor.catch_up_all(targets, self._notify)
+            applied += sum(step.applied for step in steps)
+            if all(step.outcome is not Outcome.GONE for step in steps):
+                return applied  # GONE: a rebuild switched generations under us; follow the new
 
     def position(self, name: str) -> int:
         with self.engine.connect() as conn:
@@ -114,11 +117,29 @@ class Projections:
         with self.engine.connect() as conn:
             return [_status(conn, name, head) for name in self.views]
 
-    def rebuild(self, name: str, progress: Progress | None = None) -> int:
-        """Rebuild a view from the whole log while the current one answers; its new generation."""
-        generation = rebuild(self.engine, self.processor, self.view(name), progress)
+    def rebuild(
+        self, names: Iterable[str] | None = None, progress: Progress | None = None
+    ) -> dict[str, int]:
+        """Rebuild views (all by default) from the whole log in one pass over it, while the
+        current ones keep answering; the new generation of each."""
+        views = [self.view(name) for name in (names or list(self.views))]
+        processor = Processor(
+            self.engine,
+            self.log,
+            max(self.processor.batch_size, REBUILD_BATCH_SIZE),
+            self.processor.before_commit,
+        )
+        generations = rebuild(self.engine, processor, views, progress)
         self._notify(0, 0)
-        return generation
+        return generations
+
+    def analyze(self, names: Iterable[str] | None = None) -> None:
+        """Refresh the query planner's statistics of the active tables (after a bulk load)."""
+        with self.engine.begin() as conn:
+            for name in names or list(self.views):
+                generation = tracking.active_generation(conn, name)
+                if generation is not None:
+                    self.view(name).analyze(conn, generation)
 
     def read(self, name: str, query: Callable[[Connection, Any], R]) -> R:
         """Run `query(conn, tables)` on the active generation, retrying once if it was switched."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -17,6 +19,7 @@ from mediation.projections.queue_query import QueuePage, QueueQuery, read_queue
 from mediation.projections.service import Projections
 from mediation.projections.stats import StatsTables, StatsView
 from mediation.projections.stats_query import StatsQuery, StatsReport, read_stats
+from mediation.projections.view import View
 from mediation.workflows import WorkflowRegistry
 
 VIEW_NAMES = (QueueView.name, AuditView.name, StatsView.name)
@@ -30,12 +33,14 @@ def build_projections(
     zone: tzinfo = CHINA_STANDARD_TIME,
     batch_size: int = 1000,
     poll_interval: float = 0.5,
+    extra_views: Sequence[View[Any]] = (),
 ) -> Projections:
     """The queue, audit and stats views over `application`'s log, tables in `engine`'s database."""
-    views = (
+    views: tuple[View[Any], ...] = (
         QueueView(workflows),
         AuditView(),
         StatsView(workflows, PartyKeys(party_salt), zone),
+        *extra_views,
     )
     return Projections(engine, application, views, batch_size, poll_interval)
 

@@ -24,16 +24,16 @@ from sqlalchemy import (
     Table,
     Uuid,
     delete,
-    insert,
     select,
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
+from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
 from mediation.projections.stats_fold import Chunk, fold
-from mediation.projections.view import Recorded, View
+from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
 
 
@@ -72,7 +72,9 @@ class StatsView(View[StatsTables]):
             Column("month", Date, nullable=False),
             Column("days", Float),  # registration to closure, for `closed` facts
         )
-        Index(f"ix_stats_facts{suffix}_center_day", facts.c.center, facts.c.day)
+        Index(
+            f"ix_stats_facts{suffix}_center_day", facts.c.center, facts.c.day, info=QUERY_ONLY_INDEX
+        )
         cases = Table(
             f"stats_cases{suffix}",
             metadata,
@@ -90,10 +92,10 @@ class StatsView(View[StatsTables]):
         )
         Index(
             f"ix_stats_cases{suffix}_center_due",
+            cases.c.is_open,
             cases.c.center,
             cases.c.next_due,
-            sqlite_where=cases.c.is_open,
-            postgresql_where=cases.c.is_open,
+            info=QUERY_ONLY_INDEX,
         )
         parties = Table(
             f"stats_parties{suffix}",
@@ -129,20 +131,20 @@ class StatsView(View[StatsTables]):
 
     def _write(self, conn: Connection, tables: StatsTables, state: Chunk) -> None:
         if state.facts:
-            conn.execute(insert(tables.facts), state.facts)
+            insert_rows(conn, tables.facts, state.facts)
         changed = [state.rows[i] for i in state.dirty]
         stored = [i for i in state.dirty if i in state.known]
         if stored:
             conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(stored)))
         if changed:
-            conn.execute(insert(tables.cases), changed)
+            insert_rows(conn, tables.cases, changed)
         p = tables.parties
         renamed = [i for i in state.keys if i in state.known]
         if renamed:
             conn.execute(delete(p).where(p.c.case_id.in_(renamed)))
         keys = [{"case_id": i, "party_key": k} for i, ks in state.keys.items() for k in ks]
         if keys:
-            conn.execute(insert(p), keys)
+            insert_rows(conn, p, keys)
 
 
 __all__ = ["StatsTables", "StatsView"]

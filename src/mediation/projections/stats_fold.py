@@ -37,18 +37,16 @@ class Chunk:
     stored_matches: dict[str, set[UUID]] = field(default_factory=dict)
     new_keys: dict[str, set[UUID]] = field(default_factory=dict)
     facts: list[Row] = field(default_factory=list)
+    registered_keys: dict[UUID, set[str]] = field(default_factory=dict)  # hashed once
 
     def prepare(self, chunk: Sequence[Recorded], party_keys: PartyKeys) -> set[str]:
         """Note the stored cases this chunk touches; return the keys of new cases' parties."""
-        new = set()
-        wanted: set[str] = set()
         for recorded in chunk:
             event = recorded.event
             if isinstance(event, Case.Registered):
-                new.add(event.originator_id)
-                wanted |= party_keys.keys(event.parties)
-        self.known = {r.event.originator_id for r in chunk} - new
-        return wanted
+                self.registered_keys[event.originator_id] = party_keys.keys(event.parties)
+        self.known = {r.event.originator_id for r in chunk} - set(self.registered_keys)
+        return {key for keys in self.registered_keys.values() for key in keys}
 
     def set_keys(self, case_id: UUID, keys: set[str]) -> None:
         self.keys[case_id] = keys
@@ -69,61 +67,64 @@ class Chunk:
         return False
 
 
+# Facts an event type always adds; the others depend on the case (see `_facts_of`).
+PLAIN_FACTS: dict[type[Case.Event], tuple[str, ...]] = {
+    Case.Accepted: ("accepted",),
+    Case.Rejected: ("rejected",),
+    Case.TransferOffered: ("transferred",),
+    Case.AgreementReached: ("agreement", "concluded"),
+    Case.Terminated: ("concluded",),
+    Case.Escalated: ("escalated",),
+}
+
+
 def fold(
     state: Chunk, recorded: Recorded, statuses: Statuses, party_keys: PartyKeys, zone: tzinfo
 ) -> None:
+    """Apply one event to its case's row and add the facts it makes."""
     event = recorded.event
-    case_id = event.originator_id
     if isinstance(event, Case.Registered):
-        state.rows[case_id] = _registered(event)
-    row = state.rows[case_id]
-    state.dirty.add(case_id)
+        state.rows[event.originator_id] = _registered(event)
+    row = state.rows[event.originator_id]
+    state.dirty.add(event.originator_id)
     before = row["status"]
     was_final = before is not None and statuses.is_final(row["workflow"], before)
     _move_clocks(row, event)
     row["status"] = event.status
     row["is_open"] = not statuses.is_final(row["workflow"], event.status)
+    kinds = [*PLAIN_FACTS.get(type(event), ()), *_facts_of(state, event, row, party_keys)]
+    withdrawn = isinstance(event, Case.Withdrawn) and before is not None
+    if withdrawn and statuses.phase(row["workflow"], before) == MEDIATION_PHASE:
+        kinds.append("concluded")  # withdrawn during mediation: it ended without agreement
+    for kind in kinds:
+        state.facts.append(_fact(recorded, row, kind, None, None, zone))
+    if not row["is_open"] and not was_final:
+        days = (event.timestamp - row["registered_at"]).total_seconds() / SECONDS_PER_DAY
+        state.facts.append(_fact(recorded, row, "closed", _outcome(event), days, zone))
 
-    def fact(kind: str, outcome: str | None = None, days: float | None = None) -> None:
-        state.facts.append(_fact(recorded, row, kind, outcome, days, zone))
 
+def _facts_of(state: Chunk, event: Case.Event, row: Row, party_keys: PartyKeys) -> list[str]:
+    """The facts that depend on the case, and the row's fields those decisions keep."""
+    case_id = event.originator_id
     if isinstance(event, Case.Registered):
-        keys = party_keys.keys(event.parties)
-        fact("registered")
-        if state.shares_party_with_closed_case(case_id, keys):
-            fact("re_dispute")
+        keys = state.registered_keys[case_id]
+        again = state.shares_party_with_closed_case(case_id, keys)
         state.set_keys(case_id, keys)
-    elif isinstance(event, Case.Amended):
+        return ["registered", "re_dispute"] if again else ["registered"]
+    if isinstance(event, Case.Amended):
         for name in ("dispute_type", "channel"):
             if name in event.changes:
                 row[name] = str(event.changes[name])
         if event.parties is not None:
             state.set_keys(case_id, party_keys.keys(event.parties))
-    elif isinstance(event, Case.Accepted):
-        fact("accepted")
-    elif isinstance(event, Case.Rejected):
-        fact("rejected")
-    elif isinstance(event, Case.TransferOffered):
-        fact("transferred")
     elif isinstance(event, Case.AgreementReached):
-        fact("agreement")
-        fact("concluded")
-        row["resolved_counted"] = False
-    elif isinstance(event, Case.Terminated) or (
-        isinstance(event, Case.Withdrawn)
-        and before is not None
-        and statuses.phase(row["workflow"], before) == MEDIATION_PHASE
+        row["resolved_counted"] = False  # a new agreement: its performance counts anew
+    elif (
+        isinstance(event, Case.FollowUpRecorded) and event.performed and not row["resolved_counted"]
     ):
-        fact("concluded")
-    elif isinstance(event, Case.FollowUpRecorded) and event.performed:
-        if not row["resolved_counted"]:
-            fact("resolved")
-            row["resolved_counted"] = True
-    elif isinstance(event, Case.Escalated):
-        fact("escalated")
-    if not row["is_open"] and not was_final:
-        days = (event.timestamp - row["registered_at"]).total_seconds() / SECONDS_PER_DAY
-        fact("closed", _outcome(event), days)
+        row["resolved_counted"] = True
+        return ["resolved"]
+    return []
 
 
 def _registered(event: Case.Registered) -> Row:

@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from sqlalchemy import Connection, MetaData
+from sqlalchemy.schema import CreateTable
 
 from mediation.domain.case import Case
 
 T = TypeVar("T")
+
+# In an Index's `info`: only queries use it, applying events does not (see View.create).
+QUERY_ONLY = "query_only"
+QUERY_ONLY_INDEX = {QUERY_ONLY: True}
 
 # Called with each event's position as the view folds it: tests inject faults through it.
 FaultHook = Callable[[int], None]
@@ -41,13 +46,34 @@ class View(ABC, Generic[T]):
     def tables(self, generation: int) -> T:
         return self._generation(generation)[1]
 
-    def create(self, conn: Connection, generation: int) -> None:
-        self._generation(generation)[0].create_all(conn)
+    def create(self, conn: Connection, generation: int, defer_indexes: bool = False) -> None:
+        """Create the tables; `defer_indexes` leaves out the indexes only queries use (marked
+        QUERY_ONLY), for a rebuild to add once the rows are in: faster than keeping them."""
+        metadata = self._generation(generation)[0]
+        if not defer_indexes:
+            metadata.create_all(conn)
+            return
+        for table in metadata.sorted_tables:
+            conn.execute(CreateTable(table))
+            for index in table.indexes:
+                if not index.info.get(QUERY_ONLY):
+                    index.create(conn)
+
+    def create_deferred_indexes(self, conn: Connection, generation: int) -> None:
+        for table in self._generation(generation)[0].sorted_tables:
+            for index in table.indexes:
+                if index.info.get(QUERY_ONLY):
+                    index.create(conn, checkfirst=True)
 
     def drop(self, conn: Connection, generation: int) -> None:
         self._generation(generation)[0].drop_all(conn)
         with self._lock:
             self._generations.pop(generation, None)
+
+    def analyze(self, conn: Connection, generation: int) -> None:
+        """Refresh the planner's statistics of these tables (after a bulk load)."""
+        for table in self._generation(generation)[0].sorted_tables:
+            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
     def apply(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> None:
         """Apply a batch inside the caller's transaction."""

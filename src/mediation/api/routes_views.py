@@ -1,0 +1,269 @@
+"""The views: the clerks' queue, the supervisors' audit trail and the statistics.
+
+Each reads a projection of the event log. `after=<position>` (the `position` an action
+returned) waits briefly for the view to include that action, else answers 503.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel
+
+from mediation.api.deps import CurrentActor, ServicesDep
+from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody
+from mediation.application.service import WIDE_ROLES
+from mediation.bootstrap import Services
+from mediation.domain.errors import PermissionDeniedError
+from mediation.domain.values import Actor, Role
+from mediation.projections import (
+    AuditEntry,
+    AuditQuery,
+    Projections,
+    QueueItem,
+    QueueQuery,
+    StatsQuery,
+    StatsRow,
+    audit,
+    queue,
+    stats,
+    stats_csv,
+)
+from mediation.projections.stats import StatsView
+
+AFTER_WAIT_SECONDS = 2.0
+RETRY_AFTER_SECONDS = 1
+CSV = "text/csv"
+BEHIND: dict[int | str, Any] = {
+    503: {"model": ErrorBody, "description": "The view has not reached `after` yet"}
+}
+
+router = APIRouter(prefix="/api/v1", tags=["views"], responses=UNAUTHENTICATED | FORBIDDEN | BEHIND)
+
+
+def get_projections(request: Request) -> Projections:
+    projections: Projections | None = getattr(request.app.state, "projections", None)
+    if projections is None:
+        raise HTTPException(503, "the views are not available in this process")
+    return projections
+
+
+ProjectionsDep = Annotated[Projections, Depends(get_projections)]
+After = Annotated[
+    int | None,
+    Query(ge=0, description="Wait (up to 2 s) until the view includes this log position"),
+]
+Center = Annotated[
+    str | None, Query(max_length=32, description="Only this center (and those below it)")
+]
+Limit = Annotated[int, Query(ge=1, le=200, description="Rows per page")]
+Cursor = Annotated[
+    str | None, Query(max_length=400, description="`next_cursor` of the previous page")
+]
+
+
+class QueuePage(BaseModel):
+    """A page of open cases, soonest deadline first (cases without one last)."""
+
+    items: list[QueueItem]
+    next_cursor: str | None
+    position: int  # the log position the view had reached when read
+
+
+class AuditPage(BaseModel):
+    """A page of events in log order; parties' phone and ID numbers masked."""
+
+    items: list[AuditEntry]
+    next_cursor: str | None
+    position: int
+
+
+class Figures(BaseModel):
+    """The figures of one center (and period, dispute type or channel, when grouped by them)."""
+
+    center: str
+    period: date | None  # null: the whole range (the totals)
+    dispute_type: str | None
+    channel: str | None
+    counts: dict[str, int]
+    closed: dict[str, int]
+    success_rate: float | None
+    median_days_to_close: float | None
+    p90_days_to_close: float | None
+    overdue_now: int | None
+
+    @classmethod
+    def of(cls, row: StatsRow) -> Figures:
+        return cls(
+            center=row.center,
+            period=row.period,
+            dispute_type=row.dispute_type,
+            channel=row.channel,
+            counts=row.counts,
+            closed=row.closed,
+            success_rate=row.success_rate,
+            median_days_to_close=row.median_days_to_close,
+            p90_days_to_close=row.p90_days_to_close,
+            overdue_now=row.overdue_now,
+        )
+
+
+class Statistics(BaseModel):
+    """Figures per center and period; `totals` cover the whole range, with `overdue_now`."""
+
+    start: date
+    end: date
+    group_by: list[str]
+    rows: list[Figures]
+    totals: list[Figures]
+    position: int
+
+
+def scope(services: Services, actor: Actor, center: str | None) -> frozenset[str]:
+    """The centers the caller may see (a supervisor: their subtree), narrowed to `center`."""
+    wide = actor.role in WIDE_ROLES
+    own = services.directory.centers_within(actor.center) if wide else frozenset({actor.center})
+    if center is None:
+        return own
+    if center not in own:
+        raise PermissionDeniedError(f"{actor.user} of center {actor.center} may not see {center}")
+    return services.directory.centers_within(center) if wide else own
+
+
+def caught_up(projections: Projections, view: str, after: int | None) -> int:
+    """The view's position, once it has reached `after` (503 if it does not in time)."""
+    if after is not None and not projections.wait_for(after, AFTER_WAIT_SECONDS, [view]):
+        raise HTTPException(
+            503,
+            f"the {view} view has not reached position {after} yet; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return projections.position(view)
+
+
+@router.get("/queue", response_model=QueuePage)
+def read_queue(
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
+    center: Center = None,
+    phase: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=64)] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=64, description="A mediator's username, or `mine`")
+    ] = None,
+    dispute_type: Annotated[str | None, Query(max_length=64)] = None,
+    risk: Annotated[str | None, Query(max_length=16)] = None,
+    overdue: Annotated[bool | None, Query(description="Past the next deadline (or not)")] = None,
+    escalated: Annotated[bool | None, Query(description="Escalated at least once (or not)")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
+) -> QueuePage:
+    """Open cases of the caller's center (a supervisor: every center below theirs), soonest deadline first."""
+    query = QueueQuery(
+        centers=scope(services, actor, center),
+        phase=phase,
+        status=status,
+        assignee=actor.user if assignee == "mine" else assignee,
+        dispute_type=dispute_type,
+        risk=risk,
+        overdue=overdue,
+        escalated=escalated,
+        limit=limit,
+        cursor=cursor,
+    )
+    position = caught_up(projections, "queue", after)
+    page = queue(projections, query, services.clock.now())
+    return QueuePage(items=page.items, next_cursor=page.next_cursor, position=position)
+
+
+@router.get("/audit", response_model=AuditPage)
+def read_audit(
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
+    center: Center = None,
+    acted_by: Annotated[
+        str | None, Query(alias="actor", max_length=128, description="Who acted (username)")
+    ] = None,
+    case: Annotated[UUID | None, Query(description="One case's events")] = None,
+    type: Annotated[
+        str | None, Query(max_length=64, description="Event type, e.g. Escalated")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="From this moment (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this moment")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
+) -> AuditPage:
+    """Supervisors: what happened in the centers below theirs, by whom and when, in log order."""
+    if actor.role != Role.SUPERVISOR:
+        raise PermissionDeniedError("only supervisors may read the audit trail")
+    query = AuditQuery(
+        centers=scope(services, actor, center),
+        actor=acted_by,
+        case_id=case,
+        event_type=type,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    position = caught_up(projections, "audit", after)
+    page = audit(projections, query)
+    return AuditPage(items=page.items, next_cursor=page.next_cursor, position=position)
+
+
+@router.get(
+    "/stats",
+    response_model=Statistics,
+    responses={200: {"content": {CSV: {}}, "description": "JSON, or CSV for `Accept: text/csv`"}},
+)
+def read_stats(
+    request: Request,
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
+    center: Center = None,
+    start: Annotated[
+        date | None, Query(alias="from", description="First day (default: a year ago)")
+    ] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (default: today)")] = None,
+    group_by: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="Comma-separated: one of day, week, month; dispute_type; channel",
+        ),
+    ] = "month",
+    after: After = None,
+) -> Any:
+    """Figures per center and period: registered, accepted, agreements, resolved, closed by outcome, success rate, days to close, overdue, escalations, re-disputes."""
+    view = projections.view("stats")
+    zone = view.zone if isinstance(view, StatsView) else UTC  # days are the centers' days
+    today = services.clock.now().astimezone(zone).date()
+    end = end or today
+    query = StatsQuery(
+        centers=scope(services, actor, center),
+        start=start or end - timedelta(days=364),
+        end=end,
+        group_by=tuple(part.strip() for part in group_by.split(",") if part.strip()),
+    )
+    query.check()
+    position = caught_up(projections, "stats", after)
+    report = stats(projections, query, services.clock.now())
+    if CSV in request.headers.get("accept", ""):
+        headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
+        return Response(stats_csv(report), media_type=f"{CSV}; charset=utf-8", headers=headers)
+    return Statistics(
+        start=query.start,
+        end=query.end,
+        group_by=list(query.group_by),
+        rows=[Figures.of(row) for row in report.rows],
+        totals=[Figures.of(row) for row in report.totals],
+        position=position,
+    )

@@ -1,0 +1,107 @@
+"""`mediation projections status | rebuild [NAME] | run`: operate the views of the event log."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from mediation.domain.errors import MediationError
+from mediation.projections.service import Projections
+from mediation.projections.standard import VIEW_NAMES
+
+projections_app = typer.Typer(
+    help="The views built from the event log: queue, audit, stats.", no_args_is_help=True
+)
+
+
+@contextmanager
+def _projections() -> Iterator[Projections]:
+    """The configured services' views; their errors become messages and exit codes."""
+    from mediation.bootstrap import build_services  # the composition root, at the edge
+    from mediation.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"error: {field}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+    services = build_services(settings)
+    try:
+        yield services.projections
+    except MediationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+
+
+@projections_app.command("status")
+def status() -> None:
+    """Each view's generation, position, the log's head and how far behind the view is."""
+    with _projections() as projections:
+        rows = projections.status()
+    typer.echo("view\tgeneration\tposition\thead\tlag\trebuilding")
+    for row in rows:
+        rebuilding = "-" if row.rebuilding is None else f"at {row.rebuilding}"
+        typer.echo(
+            f"{row.name}\t{row.generation}\t{row.position}\t{row.head}\t{row.lag}\t{rebuilding}"
+        )
+
+
+@projections_app.command("rebuild")
+def rebuild(
+    name: Annotated[
+        str | None, typer.Argument(help=f"One view ({', '.join(VIEW_NAMES)}...); default: all")
+    ] = None,
+) -> None:
+    """Rebuild views from the whole log into new tables; the old ones answer until the switch."""
+    with _projections() as projections:
+        if name is not None and name not in projections.views:
+            known = ", ".join(projections.views)
+            typer.echo(f"error: no view {name!r}; views: {known}", err=True)
+            raise typer.Exit(2)
+        names = [name] if name is not None else list(projections.views)
+        head = max(projections.log.head(), 1)
+        with typer.progressbar(length=head, label=f"rebuilding {', '.join(names)}") as bar:
+            done = 0
+
+            def advance(position: int, _head: int) -> None:
+                nonlocal done
+                step = min(position, head) - done
+                if step > 0:
+                    bar.update(step)
+                    done += step
+
+            generations = projections.rebuild(names, advance)
+            bar.update(head - done)
+    for view, generation in generations.items():
+        typer.echo(f"rebuilt {view}: generation {generation}")
+
+
+@projections_app.command("run")
+def run(
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between looks at the log when idle")
+    ] = 0.5,
+) -> None:
+    """Keep the views up to date until interrupted (one worker per deployment is enough;
+    a second one is safe: each view has one writer at a time)."""
+    with _projections() as projections:
+        projections.follower.poll_interval = poll_interval
+
+        def stop(_signal: int, _frame: FrameType | None) -> None:
+            projections.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        typer.echo(f"following the log from {projections.log.head()} (Ctrl-C to stop)")
+        projections.run_forever()
+    typer.echo("stopped")

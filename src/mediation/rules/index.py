@@ -1,0 +1,174 @@
+"""The rules' index: when each open case next has something that may fall due (a view of the log)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    func,
+    select,
+)
+
+from mediation.domain.breaches import (
+    RED,
+    deadline_periods,
+    risk_key,
+    supervision_key,
+    supervision_overdue_at,
+)
+from mediation.domain.case import Case
+from mediation.projections.bulk import insert_rows
+from mediation.projections.columns import UTCDateTime
+from mediation.projections.service import Projections
+from mediation.projections.view import Recorded, View
+from mediation.workflows import WorkflowRegistry
+
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IndexTables:
+    cases: Table  # per case: what the timers are derived from
+    timers: Table  # per case and breach key: the moment it falls due
+
+
+class DeadlineIndexView(View[IndexTables]):
+    """One timer per breach that could still escalate; an escalated breach's timer is gone."""
+
+    name = "deadlines"
+
+    def __init__(self, workflows: WorkflowRegistry, zone: tzinfo) -> None:
+        super().__init__()
+        self._workflows = workflows
+        self._zone = zone
+
+    def define(self, metadata: MetaData, suffix: str) -> IndexTables:
+        cases = Table(
+            f"rule_cases{suffix}",
+            metadata,
+            Column("case_id", Uuid, primary_key=True),
+            Column("state", JSON, nullable=False),
+        )
+        timers = Table(
+            f"rule_timers{suffix}",
+            metadata,
+            Column("case_id", Uuid, primary_key=True),
+            Column("key", String(200), primary_key=True),
+            Column("due_at", UTCDateTime, nullable=False),
+        )
+        Index(f"ix_rule_timers{suffix}_due", timers.c.due_at)
+        return IndexTables(cases, timers)
+
+    def _apply(self, conn: Connection, tables: IndexTables, chunk: Sequence[Recorded]) -> None:
+        ids = {r.event.originator_id for r in chunk}
+        query = select(tables.cases).where(tables.cases.c.case_id.in_(ids))
+        states: dict[UUID, State] = {row.case_id: dict(row.state) for row in conn.execute(query)}
+        for recorded in chunk:
+            event = recorded.event
+            state = states.setdefault(event.originator_id, _new_state())
+            self._fold(state, event)
+            self.folded(recorded.position)
+        conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(ids)))
+        conn.execute(delete(tables.timers).where(tables.timers.c.case_id.in_(ids)))
+        insert_rows(conn, tables.cases, [{"case_id": i, "state": s} for i, s in states.items()])
+        insert_rows(conn, tables.timers, [t for i, s in states.items() for t in _timers(i, s)])
+
+    def _fold(self, state: State, event: Case.Event) -> None:
+        if isinstance(event, Case.Registered):
+            state["workflow"] = event.workflow
+            if event.risk == RED:
+                state["risk"] = {risk_key(event.timestamp): _iso(event.timestamp)}
+        definition = self._workflows.get(state["workflow"]).definition
+        clocks, timers = state["clocks"], state["timers"]
+        for name in event.clocks_stopped:
+            clocks.pop(name, None)
+        for name, clock in event.clocks_started.items():
+            clocks[name] = {
+                "started_at": _iso(clock["started_at"]),
+                "due_at": _iso(clock["due_at"]),
+            }
+        if isinstance(event, Case.DeadlineExtended) and event.clock in clocks:
+            clocks[event.clock]["due_at"] = _iso(event.due_at)
+        elif isinstance(event, Case.RiskGraded):
+            state["risk"] = (
+                {risk_key(event.timestamp): _iso(event.timestamp)} if event.risk == RED else {}
+            )
+        elif isinstance(event, Case.SupervisionInstructed):
+            key = supervision_key(state["supervisions"])
+            state["supervisions"] += 1
+            timers[key] = _iso(supervision_overdue_at(event.due, self._zone))
+        elif isinstance(event, Case.Escalated) and event.breach is not None:
+            state["escalated"].append(event.breach)
+        state["open"] = not definition.statuses[event.status].final
+        state["periods"] = definition.escalation.overdue_periods
+
+
+def _new_state() -> State:
+    return {
+        "clocks": {},
+        "risk": {},
+        "timers": {},
+        "supervisions": 0,
+        "escalated": [],
+        "open": True,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _timers(case_id: UUID, state: State) -> list[dict[str, Any]]:
+    """Every breach key not escalated yet, with the moment it falls due."""
+    if not state["open"]:
+        return []
+    due: dict[str, datetime] = {}
+    for name, clock in state["clocks"].items():
+        started, until = (
+            datetime.fromisoformat(clock["started_at"]),
+            datetime.fromisoformat(clock["due_at"]),
+        )
+        due.update(deadline_periods(name, started, until, state["periods"]))
+    for key, at in {**state["risk"], **state["timers"]}.items():
+        due[key] = datetime.fromisoformat(at)
+    escalated = set(state["escalated"])
+    return [
+        {"case_id": case_id, "key": key, "due_at": at}
+        for key, at in sorted(due.items())
+        if key not in escalated
+    ]
+
+
+class DeadlineIndex:
+    """The `DueIndex` the rules engine asks: cases with a timer due by a moment, earliest first."""
+
+    def __init__(self, projections: Projections) -> None:
+        self.projections = projections
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        def run(conn: Connection, tables: IndexTables) -> list[UUID]:
+            timers = tables.timers
+            earliest = func.min(timers.c.due_at)
+            query = (
+                select(timers.c.case_id)
+                .where(timers.c.due_at <= now)
+                .group_by(timers.c.case_id)
+                .order_by(earliest, timers.c.case_id)
+                .limit(limit)
+            )
+            return [row.case_id for row in conn.execute(query)]
+
+        return self.projections.read(DeadlineIndexView.name, run)

@@ -1,0 +1,50 @@
+"""The benchmark suite at its smallest size on SQLite: its code runs and writes its results.
+
+It checks that every part produced figures and that results.md, results.json and the plots
+were written, not how fast anything was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.__main__ import main
+from bench.records import Results
+from bench.report import PLOTS
+from bench.sizes import SMOKE
+
+
+def test_smoke_run_measures_every_part_and_writes_the_results(tmp_path: Path) -> None:
+    assert main(["--smoke", "--backend", "sqlite", "--out", str(tmp_path)]) == 0
+
+    results = Results.load(tmp_path / "results.json")
+    assert {(run.mode, run.clients) for run in results.actions} == {
+        (mode, clients) for mode in ("http", "direct", "crud") for clients in SMOKE.clients
+    }
+    for run in results.actions:
+        assert run.errors == 0, run.first_error
+        assert run.requests > 0
+        assert run.throughput > 0
+    assert [run.events for run in results.rebuilds if run.views == "all three"] == [
+        n for n in SMOKE.rebuild_events
+    ] or all(run.events >= n for run, n in zip(results.rebuilds, SMOKE.rebuild_events))
+    assert all(run.rate > 0 for run in results.rebuilds)
+    assert sorted({run.cases for run in results.queues}) == sorted(SMOKE.queue_cases)
+    assert all(run.latency.count == SMOKE.queue_repeats for run in results.queues)
+    assert {(run.history, run.snapshots, run.events) for run in results.loads} == {
+        (history, snapshots, events)
+        for history in ("bounded", "notes")
+        for snapshots in (True, False)
+        for events in SMOKE.history_lengths
+    }
+
+
+def test_smoke_run_writes_the_report_and_plots(tmp_path: Path) -> None:
+    assert main(["--smoke", "--backend", "sqlite", "--only", "direct", "loading", "--out", str(tmp_path)]) == 0
+
+    report = (tmp_path / "results.md").read_text()
+    for heading in ("# Benchmarks", "## Goals", "## Actions", "## Loading a case", "## Plots"):
+        assert heading in report
+    assert "AMD" in report or "cores" in report
+    written = {path.stem for path in (tmp_path / "plots").glob("*.png")}
+    assert written == {"latency", "throughput", "loading"} <= set(PLOTS)

@@ -1,0 +1,140 @@
+"""The audit trail: every event across cases, filtered, in log order; parties masked."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from projection_support import EVERYWHERE, World, registration
+from sqlalchemy import select
+
+from mediation.domain import commands as c
+from mediation.domain.errors import InvalidFieldError
+from mediation.projections import AuditEntry, AuditQuery, Projections, audit
+
+APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
+RESPONDENT = ("王五", "13908910002", "X12345678")
+
+
+def entries(projections: Projections, **filters: Any) -> list[AuditEntry]:
+    centers = filters.pop("centers", EVERYWHERE)
+    return audit(projections, AuditQuery(centers, limit=200, **filters)).items
+
+
+@pytest.fixture(scope="module")
+def history(world: World) -> dict[str, Any]:
+    """Two cases at cg-a (one amended with new parties), one at dz; an hour between cases."""
+    desk, clock = world.desk, world.clock
+    start = clock.now()
+    here = desk.register(registration(applicant=APPLICANT, respondent=RESPONDENT))
+    desk.act(
+        here, c.Amend(parties=registration(applicant=APPLICANT, respondent=RESPONDENT).parties)
+    )
+    desk.mediate(here)
+    clock.advance(hours=1)
+    other = desk.register()
+    desk.act(other, c.Escalate("risk of violence"), "sup")
+    clock.advance(hours=1)
+    far = desk.register(by="dz_clerk")
+    world.projections.catch_up()
+    return {"here": here, "other": other, "far": far, "start": start}
+
+
+@pytest.fixture
+def projections(world: World) -> Projections:
+    return world.projections
+
+
+def test_each_event_is_listed_in_log_order_with_its_actor_and_status_before_and_after(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    listed = entries(projections, case_id=history["here"])
+
+    assert [(e.version, e.type, e.status_before, e.status_after) for e in listed] == [
+        (1, "Registered", None, "registered"),
+        (2, "Amended", "registered", "registered"),
+        (3, "Accepted", "registered", "awaiting_routing"),
+        (4, "Routed", "awaiting_routing", "mediating"),
+        (5, "ConsentRecorded", "mediating", "mediating"),
+        (6, "ConsentRecorded", "mediating", "mediating"),
+    ]
+    assert [e.position for e in listed] == sorted(e.position for e in listed)
+    assert (listed[4].actor.user, listed[4].actor.role, listed[4].center) == (
+        "mia",
+        "mediator",
+        "cg-a",
+    )
+    assert listed[3].data["mediator"] == "mia"
+
+
+def test_party_phone_and_id_numbers_are_masked_and_never_stored(
+    world: World, projections: Projections, history: dict[str, Any]
+) -> None:
+    listed = entries(projections, case_id=history["here"])
+    parties = listed[0].data["parties"] + listed[1].data["parties"]
+
+    assert {(p["name"], p["phone"], p["id_number"]) for p in parties} == {
+        (APPLICANT[0], "***", "***"),
+        (RESPONDENT[0], "***", "***"),
+    }
+    table = projections.views["audit"].tables(1).events
+    with world.services.engine.connect() as conn:
+        stored = json.dumps([row.data for row in conn.execute(select(table))], ensure_ascii=False)
+    for secret in (*APPLICANT[1:], *RESPONDENT[1:], "13800000001", "13900000002"):
+        assert secret not in stored
+    assert APPLICANT[0] in stored
+    assert "fingerprint" not in stored
+
+
+def test_filters_by_actor_type_center_and_time(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    start = history["start"]
+
+    by_sup = entries(projections, actor="sup")
+    escalations = entries(projections, event_type="Escalated")
+    at_dz = entries(projections, centers=frozenset({"dz"}))
+    second_hour = entries(
+        projections, since=start + timedelta(hours=1), until=start + timedelta(hours=2)
+    )
+
+    assert [(e.case_id, e.type) for e in by_sup] == [(history["other"], "Escalated")]
+    assert [e.case_id for e in escalations] == [history["other"]]
+    assert {e.case_id for e in at_dz} == {history["far"]}
+    assert [(e.case_id, e.type) for e in second_hour] == [
+        (history["other"], "Registered"),
+        (history["other"], "Escalated"),
+    ]
+
+
+def test_pages_follow_each_other_in_log_order(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    everything = entries(projections)
+    pages: list[list[int]] = []
+    cursor = None
+    while True:
+        page = audit(projections, AuditQuery(EVERYWHERE, limit=4, cursor=cursor))
+        pages.append([e.position for e in page.items])
+        if (cursor := page.next_cursor) is None:
+            break
+
+    assert [p for page in pages for p in page] == [e.position for e in everything]
+    assert [len(page) for page in pages] == [4, 4, 1]
+
+
+def test_a_moment_without_a_time_zone_is_refused(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    naive = history["start"].replace(tzinfo=None)
+
+    with pytest.raises(InvalidFieldError) as refused:
+        audit(projections, AuditQuery(EVERYWHERE, since=naive))
+    assert refused.value.field == "since"
+
+
+def test_an_unknown_case_lists_nothing(projections: Projections, history: dict[str, Any]) -> None:
+    assert entries(projections, case_id=UUID(int=1)) == []

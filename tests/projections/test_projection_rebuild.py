@@ -1,0 +1,147 @@
+"""A view rebuilt from the whole log equals the live one, and the old one answers meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from projection_support import Desk, check_views_equal_fold, registration, whole_audit, whole_queue
+from sqlalchemy import inspect
+
+from mediation.bootstrap import Services
+from mediation.domain import commands as c
+from mediation.projections import Projections, RebuildRunningError, tracking
+
+
+def populate(desk: Desk) -> None:
+    for n in range(3):
+        case_id = desk.register(registration(summary=f"case {n}"))
+        desk.mediate(case_id)
+    desk.resolve(desk.register())
+
+
+def table_names(services: Services) -> set[str]:
+    return set(inspect(services.engine).get_table_names())
+
+
+def test_a_rebuilt_view_equals_the_live_one(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    projections.catch_up()
+    now = services.clock.now()
+    live = (whole_queue(projections, now), whole_audit(projections))
+    seen: list[tuple[int, int]] = []
+
+    generations = [
+        projections.rebuild([name], lambda p, h: seen.append((p, h)))[name]
+        for name in ("queue", "audit", "stats")
+    ]
+
+    assert generations == [2, 2, 2]
+    assert (whole_queue(projections, now), whole_audit(projections)) == live
+    check_views_equal_fold(projections, desk, now)
+    assert seen[-1][0] == seen[-1][1]  # progress ends at the head of the log
+    names = table_names(services)
+    assert {"queue_cases_g2", "audit_events_g2", "stats_facts_g2"} <= names
+    assert not {"queue_cases_g1", "audit_events_g1", "stats_facts_g1"} & names
+
+
+def test_queries_and_new_events_carry_on_during_a_rebuild(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    projections.catch_up()
+    now = services.clock.now()
+    before = whole_queue(projections, now)
+    during: list[object] = []
+
+    def meanwhile(_position: int, _head: int) -> None:
+        if not during:
+            during.append(whole_queue(projections, now))  # the old generation answers
+            desk.register(registration(summary="registered during the rebuild"))
+            projections.catch_up()  # the follower keeps the old generation current
+
+    projections.rebuild(["queue"], meanwhile)
+
+    assert during[0] == before
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, now)
+    assert any(i.summary == "registered during the rebuild" for i in whole_queue(projections, now))
+
+
+def test_a_second_rebuild_of_a_view_is_refused_while_one_runs(
+    desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    refused: list[Exception] = []
+
+    def try_another(_position: int, _head: int) -> None:
+        if not refused:
+            with pytest.raises(RebuildRunningError) as error:
+                projections.rebuild(["queue"])
+            refused.append(error.value)
+
+    projections.rebuild(["queue"], try_another)
+
+    assert refused
+    assert projections.status()[0].generation == 2
+
+
+def test_a_rebuild_abandoned_by_a_dead_process_is_cleared_by_the_next(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    view = projections.views["audit"]
+    with services.engine.begin() as conn:  # what a rebuild that died after a while leaves
+        tracking.add_generation(conn, "audit", 2)
+        view.create(conn, 2)
+        conn.execute(
+            tracking.tracking.update()
+            .where(tracking.tracking.c.view == "audit", tracking.tracking.c.generation == 2)
+            .values(updated_at=tracking.now() - timedelta(minutes=10))
+        )
+
+    assert projections.rebuild(["audit"]) == {"audit": 3}
+    assert "audit_events_g2" not in table_names(services)
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_the_follower_moves_to_the_new_generation_after_a_rebuild(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    projections.start()
+    rebuilt = threading.Thread(target=projections.rebuild, args=(["stats"],))
+    rebuilt.start()
+    position = desk.act(desk.register(), c.Accept())
+    rebuilt.join(30)
+
+    later = desk.act(desk.register(), c.Accept())
+
+    assert projections.wait_for(max(position, later), timeout=5)
+    assert projections.status()[2].generation == 2
+    check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_rebuilding_every_view_reads_the_log_once_for_all(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    reads: list[int] = []
+    read = projections.log.read
+
+    def counted(after: int, limit: int) -> Any:
+        found = read(after, limit)
+        if found.events:
+            reads.append(after)
+        return found
+
+    projections.log.read = counted  # type: ignore[method-assign]
+
+    assert projections.rebuild() == {"queue": 2, "audit": 2, "stats": 2}
+    assert len(reads) == len(set(reads))  # each stretch of the log read once, for all views
+    check_views_equal_fold(projections, desk, services.clock.now())

@@ -1,0 +1,93 @@
+"""`mediation projections status | rebuild [NAME] | run`, on a SQLite store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from projection_support import Desk
+from typer.testing import CliRunner
+
+from mediation.bootstrap import Services
+from mediation.projections import Projections
+from mediation.projections.cli import projections_app
+from mediation.store import Database
+
+
+@pytest.fixture
+def sqlite_services(sqlite_database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", sqlite_database.url)
+    return sqlite_database
+
+
+@pytest.fixture
+def database(sqlite_services: Database) -> Database:
+    """The root `services` fixture, on SQLite only: the CLI is the subject, not the store."""
+    return sqlite_services
+
+
+def test_status_lists_each_view_with_its_lag(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    desk.mediate(desk.register())
+    projections.catch_up(["queue"])
+
+    result = CliRunner().invoke(projections_app, ["status"])
+
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.output.splitlines()]
+    assert lines[0] == ["view", "generation", "position", "head", "lag", "rebuilding"]
+    assert lines[1] == ["queue", "1", "5", "5", "0", "-"]
+    assert lines[2][:5] == ["audit", "1", "0", "5", "5"]
+
+
+def test_rebuild_one_view_shows_progress_and_reports_its_new_generation(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    desk.mediate(desk.register())
+
+    result = CliRunner().invoke(projections_app, ["rebuild", "audit"])
+
+    assert result.exit_code == 0, result.output
+    assert "rebuilt audit: generation 2" in result.output
+    assert {s.name: s.generation for s in projections.status()} == {
+        "queue": 1,
+        "audit": 2,
+        "stats": 1,
+    }
+
+
+def test_an_unknown_view_is_a_usage_error(services: Services) -> None:
+    result = CliRunner().invoke(projections_app, ["rebuild", "nonsense"])
+
+    assert result.exit_code == 2
+
+
+WORKER = """
+from mediation.projections.cli import projections_app
+projections_app(["run", "--poll-interval", "0.05"])
+"""
+
+
+def test_run_follows_the_log_until_terminated(
+    services: Services, desk: Desk, projections: Projections, sqlite_services: Database
+) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(WORKER)],
+        env=os.environ | {"MEDIATION_DATABASE_URL": sqlite_services.url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        desk.mediate(desk.register())
+        assert projections.wait_for(5, timeout=20), worker.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=20)
+    assert worker.returncode == 0, err.decode()
+    assert b"stopped" in out
+    assert all(s.lag == 0 for s in projections.status())

@@ -1,0 +1,172 @@
+"""The queue: open cases of the caller's centers, filtered, soonest deadline first, in pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from projection_support import World, registration
+
+from mediation.domain import commands as c
+from mediation.domain.errors import InvalidFieldError
+from mediation.domain.values import CourtDecision, Referral, Risk
+from mediation.projections import QueueItem, QueueQuery, queue
+
+HERE = frozenset({"cg-a"})
+DZ = frozenset({"dz"})
+
+
+def listed(world: World, **filters: Any) -> list[QueueItem]:
+    world.projections.catch_up()
+    centers = filters.pop("centers", HERE)
+    now = filters.pop("now", world.clock.now())
+    return queue(world.projections, QueueQuery(centers, limit=200, **filters), now).items
+
+
+def ids(items: list[QueueItem]) -> list[UUID]:
+    return [item.id for item in items]
+
+
+@pytest.fixture(scope="module")
+def cases(world: World) -> dict[str, UUID]:
+    """Cases in every phase of cg-a, one at dz, one closed, an hour apart."""
+    desk, clock = world.desk, world.clock
+    made: dict[str, UUID] = {}
+    made["intake"] = desk.register(registration(summary="长" * 100, risk=Risk.RED))
+    clock.advance(hours=1)
+    made["routing"] = desk.register(registration(dispute_type="labour"))
+    desk.act(made["routing"], c.Accept())
+    clock.advance(hours=1)
+    made["mia"] = desk.register()
+    desk.mediate(made["mia"], "mia")
+    clock.advance(hours=1)
+    made["mo"] = desk.register()
+    desk.mediate(made["mo"], "mo")
+    desk.act(made["mo"], c.Escalate("too slow"), "sup")
+    made["rejected"] = desk.register()
+    desk.act(made["rejected"], c.Reject("already before a court"))
+    made["elsewhere"] = desk.register(by="dz_clerk")
+    return made
+
+
+def test_the_queue_lists_the_open_cases_of_the_given_centers_soonest_deadline_first(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    items = listed(world)
+
+    assert ids(items) == [cases["intake"], cases["routing"], cases["mia"], cases["mo"]]
+    first = items[0]
+    assert (first.phase, first.status, first.next_clock) == (
+        "intake",
+        "registered",
+        "intake_decision",
+    )
+    assert first.next_deadline == world.clock.now() - timedelta(hours=3) + timedelta(days=1)
+    assert first.summary == "长" * 80
+    assert (first.risk, first.overdue, first.escalation_level) == ("red", False, 0)
+    assert (items[3].assignee, items[3].escalation_level) == ("mo", 1)
+
+
+def test_a_supervisor_sees_the_centers_below_and_no_one_sees_other_centers(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    everywhere = listed(world, centers=frozenset({"city", "cg", "cg-a", "dz"}))
+    dz_only = listed(world, centers=frozenset({"dz"}))
+
+    assert cases["elsewhere"] in ids(everywhere)
+    assert cases["elsewhere"] in ids(dz_only)
+    assert not set(ids(dz_only)) & {cases[name] for name in ("intake", "routing", "mia", "mo")}
+
+
+FILTERS: list[tuple[dict[str, Any], list[str]]] = [
+    ({"phase": "mediation"}, ["mia", "mo"]),
+    ({"status": "awaiting_routing"}, ["routing"]),
+    ({"assignee": "mo"}, ["mo"]),
+    ({"dispute_type": "labour"}, ["routing"]),
+    ({"risk": "red"}, ["intake"]),
+    ({"escalated": True}, ["mo"]),
+    ({"escalated": False}, ["intake", "routing", "mia"]),
+    ({"phase": "mediation", "escalated": False}, ["mia"]),
+]
+
+
+def test_each_filter_narrows_the_queue(world: World, cases: dict[str, UUID]) -> None:
+    got = [ids(listed(world, **filters)) for filters, _names in FILTERS]
+
+    assert got == [[cases[name] for name in names] for _filters, names in FILTERS]
+
+
+def test_overdue_lists_the_cases_past_their_next_deadline(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    later = world.clock.now() + timedelta(hours=22)  # intake (1 day) is past; routing (7) is not
+
+    overdue = listed(world, overdue=True, now=later)
+    on_time = listed(world, overdue=False, now=later)
+
+    assert ids(overdue) == [cases["intake"]]
+    assert overdue[0].overdue
+    assert ids(on_time) == [cases["routing"], cases["mia"], cases["mo"]]
+
+
+def test_a_closed_case_leaves_the_queue_and_a_reopened_one_comes_back(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    desk = world.desk
+    case_id = desk.register(by="dz_clerk")
+    desk.mediate(case_id, "dawa", by="dz_clerk")
+    desk.act(case_id, c.Terminate("no agreement", Referral.LITIGATION), "dawa")
+    assert case_id not in ids(listed(world, centers=DZ))
+
+    desk.act(case_id, c.Reopen("the parties asked again"), "dz_sup")
+
+    back = [item for item in listed(world, centers=DZ) if item.id == case_id]
+    assert [(i.status, i.assignee, i.next_clock) for i in back] == [
+        ("mediating", "dawa", "mediation")
+    ]
+
+
+def test_a_case_without_a_running_deadline_comes_last(world: World, cases: dict[str, UUID]) -> None:
+    desk = world.desk
+    case_id = desk.register(by="dz_clerk")
+    desk.mediate(case_id, "dawa", by="dz_clerk")
+    desk.act(case_id, c.ReachAgreement("pay", ("p1", "p2")), "dawa")
+    today = world.clock.now().date()
+    court = c.ConfirmJudicially("达孜区人民法院", CourtDecision.CONFIRMED, today)
+    desk.act(case_id, court, "dz_clerk")
+    desk.act(case_id, c.RecordFollowUp(performed=True), "dawa")
+
+    items = listed(world, centers=DZ)
+
+    assert (items[-1].id, items[-1].next_deadline, items[-1].overdue) == (case_id, None, False)
+
+
+def test_pages_follow_each_other_without_gaps_or_repeats(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    world.projections.catch_up()
+    seen, cursor = [], None
+    for _page in range(3):
+        query = QueueQuery(HERE, limit=2, cursor=cursor)
+        page = queue(world.projections, query, world.clock.now())
+        seen.append(ids(page.items))
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert seen == [[cases["intake"], cases["routing"]], [cases["mia"], cases["mo"]]]
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "WyJhdWRpdCIsM10", "W10"])
+def test_a_cursor_not_given_by_the_queue_is_refused(world: World, cursor: str) -> None:
+    with pytest.raises(InvalidFieldError) as refused:
+        queue(world.projections, QueueQuery(HERE, cursor=cursor), world.clock.now())
+    assert refused.value.field == "cursor"
+
+
+@pytest.mark.parametrize("limit", [0, 201])
+def test_a_page_size_outside_1_to_200_is_refused(world: World, limit: int) -> None:
+    with pytest.raises(InvalidFieldError):
+        queue(world.projections, QueueQuery(HERE, limit=limit), world.clock.now())

@@ -1,0 +1,68 @@
+"""Fixtures for the escalation rules: the real services, the rules' index and engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import pytest
+
+from mediation.bootstrap import Services
+from mediation.domain import commands as c
+from mediation.domain.values import Channel, Complexity, PartyRole, Risk
+from mediation.projections.service import Projections
+from mediation.rules import Escalation, RulesEngine
+from mediation.rules.index import DeadlineIndex, DeadlineIndexView
+from tests.support import FakeClock, Org
+
+
+@dataclass
+class Rules:
+    services: Services
+    projections: Projections
+    engine: RulesEngine
+    clock: FakeClock
+
+    def run(self, now: datetime | None = None) -> list[Escalation]:
+        """Bring the index up to date, then evaluate as of `now` (default: the fake clock)."""
+        self.projections.catch_up()
+        return self.engine.run_once(now or self.clock.now())
+
+
+def build_rules(services: Services, clock: FakeClock) -> Rules:
+    view = DeadlineIndexView(services.workflows, services.cases.calendar.zone)
+    projections = Projections(services.engine, services.cases, [view])
+    projections.create_schema()
+    engine = RulesEngine(services.cases, DeadlineIndex(projections), clock)
+    return Rules(services, projections, engine, clock)
+
+
+@pytest.fixture
+def rules(services: Services, clock: FakeClock, org: Org) -> Rules:
+    return build_rules(services, clock)
+
+
+Register = Callable[..., UUID]
+
+
+@pytest.fixture
+def register(services: Services, org: Org) -> Register:
+    def register(
+        risk: Risk = Risk.LOW, complexity: Complexity = Complexity.GENERAL, **_: object
+    ) -> UUID:
+        command = c.Register(
+            dispute_type="neighbour",
+            channel=Channel.WINDOW,
+            summary="邻里纠纷 a dispute between neighbours",
+            parties=(
+                c.NewParty(PartyRole.APPLICANT, "བསོད་ནམས་"),
+                c.NewParty(PartyRole.RESPONDENT, "赵六"),
+            ),
+            risk=risk,
+            complexity=complexity,
+        )
+        return services.cases.register(command, org.actors["clerk"]).view.id
+
+    return register
