@@ -17,6 +17,7 @@ from mediation.projections.service import Projections
 from mediation.projections.standard import build_projections
 from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
+from mediation.rules.notifications import NotificationsView, create_reads_table
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
@@ -73,9 +74,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         workflows,
         party_salt=directory.instance_secret("party_hash_salt").encode(),
         zone=calendar.zone,
-        extra_views=[DeadlineIndexView(workflows, calendar.zone)],
+        extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
     )
     projections.create_schema()
+    with engine.begin() as conn:
+        create_reads_table(conn)
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
     return Services(
         settings, database, engine, directory, workflows, cases, clock, projections, rules

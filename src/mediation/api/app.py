@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import mediation
 from mediation import web
-from mediation.api import errors, routes_cases, routes_views
+from mediation.api import errors, routes_cases, routes_notifications, routes_views
 from mediation.bootstrap import Services
 
 
@@ -22,6 +22,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(routes_cases.router)
     app.include_router(routes_views.router)
+    app.include_router(routes_notifications.router)
 
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, object]:
