@@ -103,3 +103,22 @@ def test_statistics_refuse_a_range_that_ends_before_it_starts(clerk: TestClient)
     response = clerk.get("/stats?start=2026-03-01&end=2026-02-01")
     assert response.status_code == 422
     assert 'id="end-error"' in response.text
+
+
+def test_an_escalation_read_in_the_browser_stays_read_for_that_supervisor_everywhere(
+    web_app: object, clerk: TestClient
+) -> None:
+    case_id = register(clerk, summary="已读的升级")
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        act(sup, case_id, "escalate", reason="复核", levels="1")
+        assert "1 unread" in sup.get("/notifications").text
+        page = sup.get("/notifications").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        up_to = re.search(r'name="up_to" value="(\d+)"', page)
+        assert token is not None
+        assert up_to is not None
+        sup.post("/notifications/read", data={"csrf_token": token[1], "up_to": up_to[1]})
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as again:  # a new session
+        sign_in(again, "sup")
+        assert "0 unread" in again.get("/notifications").text

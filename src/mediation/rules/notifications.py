@@ -185,8 +185,18 @@ def mark_read(
     return len(positions)
 
 
+def read_positions(conn: Connection, username: str, positions: Sequence[int]) -> set[int]:
+    """Which of these notifications the user has marked read."""
+    if not positions:
+        return set()
+    query = select(reads.c.position).where(
+        reads.c.username == username, reads.c.position.in_(list(positions))
+    )
+    return {row.position for row in conn.execute(query)}
+
+
 def create_reads_table(conn: Connection) -> None:
     reads_metadata.create_all(conn)
 
 
-__all__ = ["Feed", "Notification", "NotificationsView", "mark_read", "read_feed"]
+__all__ = ["Feed", "Notification", "NotificationsView", "mark_read", "read_feed", "read_positions"]

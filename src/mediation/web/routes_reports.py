@@ -6,10 +6,13 @@ from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Connection
 
 from mediation.domain.errors import InvalidFieldError, MediationError
 from mediation.domain.values import Actor
 from mediation.projections import AuditEntry, AuditQuery, StatsQuery, audit, stats
+from mediation.rules.notifications import NotificationsView, NotificationTables, read_positions
+from mediation.rules.notifications import mark_read as mark_feed_read
 from mediation.web.charts import bars, by_period, summed
 from mediation.web.core import ActorDep, FormDep, TranslatorDep, Web, WebDep, redirect, render
 from mediation.web.errors import error_page
@@ -103,8 +106,11 @@ def notifications_page(
     """Escalations and supervision instructions on the user's cases, newest first."""
     entries = notifications(web, actor, request) if web.projections is not None else None
     read_up_to = request.session.get(_READ, 0)
+    escalations = [e.position for e in entries or [] if e.type == "Escalated"]
+    with web.services.engine.connect() as conn:  # escalations' read marks are kept per user
+        marked = read_positions(conn, actor.user, escalations)
     items = [
-        {"entry": e, "unread": e.position > read_up_to, "details": details(e.data, {}, t)}
+        {"entry": e, "unread": _unread(e, marked, read_up_to), "details": details(e.data, {}, t)}
         for e in entries or []
     ]
     return render(
@@ -119,12 +125,27 @@ def notifications_page(
     )
 
 
+def _unread(entry: AuditEntry, marked: set[int], read_up_to: int) -> bool:
+    if entry.type == "Escalated":
+        return entry.position not in marked
+    return entry.position > read_up_to  # instructions given: marked in this browser's session
+
+
 @router.post("/notifications/read")
 def mark_read(request: Request, web: WebDep, actor: ActorDep, form: FormDep) -> RedirectResponse:
-    """Mark every notification shown so far as read (in this browser's session)."""
+    """Mark every notification shown so far as read (escalations for the user, kept)."""
     up_to = str(form.get("up_to", "0"))
     if up_to.isdigit():
         request.session[_READ] = max(int(up_to), int(request.session.get(_READ, 0)))
+    if web.projections is not None:
+        centers = web.scope(actor)
+
+        def run(conn: Connection, tables: NotificationTables) -> int:
+            done = mark_feed_read(conn, tables, actor.user, centers, None)
+            conn.commit()
+            return done
+
+        web.projections.read(NotificationsView.name, run)
     return redirect("/notifications")
 
 
