@@ -1,1 +1,0 @@
-"""Reliability under load and faults: real `mediation` processes, many clients, kill -9."""
