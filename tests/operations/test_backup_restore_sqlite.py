@@ -13,8 +13,6 @@ from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.values import Actor
 from mediation.operations.audit import stored_case_ids, verify
-from mediation.operations.backup import rebuild_views
-from mediation.projections import build_projections
 from mediation.store import Database
 from tests.operations.operations_support import a_case, configure, edit_event, run
 from tests.support import FakeClock, Org, build_test_services
@@ -169,7 +167,7 @@ def test_restore_refuses_a_file_that_is_not_a_backup(
     assert "not a SQLite database" in result.stderr
 
 
-def test_the_views_rebuild_from_the_restored_log(
+def test_restore_rebuilds_every_view_from_the_restored_log(
     services: Services,
     org: Org,
     open_restored: Callable[[], Services],
@@ -182,17 +180,14 @@ def test_the_views_rebuild_from_the_restored_log(
         a_case(services, org.actors["clerk"])
     assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
     configure(monkeypatch, restored_database)
-    assert run("restore", str(tmp_path / "backup.db")).exit_code == 0
+
+    restore = run("restore", str(tmp_path / "backup.db"))
+
+    assert restore.exit_code == 0, restore.output
+    assert "rebuilt views: queue, audit, stats, deadlines, notifications" in restore.stderr
     restored = open_restored()
-    projections = build_projections(
-        restored.engine, restored.cases, restored.workflows, b"restore-test-salt-0123"
-    )
-
-    rebuilt = rebuild_views(projections)
-
-    assert rebuilt == ["queue", "audit", "stats"]
     head = restored.cases.recorder.max_notification_id()
-    assert [status.position for status in projections.status()] == [head] * 3
+    assert [status.position for status in restored.projections.status()] == [head] * 5
 
 
 def test_backup_on_postgresql_names_the_pg_dump_commands_instead(

@@ -28,6 +28,7 @@ from mediation.operations import audit
 from mediation.operations.backup import (
     backup_sqlite,
     postgres_commands,
+    rebuild_views,
     restore_sqlite,
 )
 from mediation.settings import Settings
@@ -147,7 +148,7 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="Backup file written by `mediation backup`")],
     force: Annotated[bool, typer.Option(help="Replace a store that holds data")] = False,
 ) -> None:
-    """Restore the SQLite store from a backup (service stopped), then verify every case."""
+    """Restore the SQLite store from a backup (service stopped), verify every case, rebuild the views."""
     settings = _settings()
     database = Database(settings.database_url)
     if not database.is_sqlite:
@@ -157,6 +158,9 @@ def restore_command(
         typer.echo(f"restored {file} into {database.url}; verifying", err=True)
         with _services(settings) as services:
             broken = _verify(services, audit.stored_case_ids(services.cases), {})
+            if not broken:
+                rebuilt = rebuild_views(services.projections)
+                typer.echo(f"rebuilt views: {', '.join(rebuilt)}", err=True)
     if broken:
         raise typer.Exit(1)
 
