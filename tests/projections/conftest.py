@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from projection_support import SALT, START, Desk, MovableClock, World, make_org
 
 from mediation.bootstrap import Services, build_services
 from mediation.domain.values import Actor
 from mediation.projections import Projections, build_projections
 from mediation.settings import Settings
 from mediation.store import Database
+from tests.projections.projection_support import SALT, START, Desk, MovableClock, World, make_org
 
 
 class HasActors(Protocol):

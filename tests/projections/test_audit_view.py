@@ -8,12 +8,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from projection_support import EVERYWHERE, World, registration
 from sqlalchemy import select
 
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections import AuditEntry, AuditQuery, Projections, audit
+from tests.projections.projection_support import EVERYWHERE, World, registration
 
 APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
 RESPONDENT = ("王五", "13908910002", "X12345678")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from projection_support import SALT, Desk, check_views_equal_fold, registration
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, Table, func, select
 
 from mediation.bootstrap import Services
@@ -26,6 +25,7 @@ from mediation.projections.log import EventLog
 from mediation.projections.processor import Outcome, Processor
 from mediation.projections.view import Recorded, View
 from mediation.store import Database
+from tests.projections.projection_support import SALT, Desk, check_views_equal_fold, registration
 
 
 class InjectedFaultError(Exception):

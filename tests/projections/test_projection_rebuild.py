@@ -7,12 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from projection_support import Desk, check_views_equal_fold, registration, whole_audit, whole_queue
 from sqlalchemy import inspect
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.projections import Projections, RebuildRunningError, tracking
+from tests.projections.projection_support import (
+    Desk,
+    check_views_equal_fold,
+    registration,
+    whole_audit,
+    whole_queue,
+)
 
 
 def populate(desk: Desk) -> None:

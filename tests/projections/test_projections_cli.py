@@ -9,13 +9,13 @@ import sys
 import textwrap
 
 import pytest
-from projection_support import Desk
 from typer.testing import CliRunner
 
 from mediation.bootstrap import Services
 from mediation.projections import Projections
 from mediation.projections.cli import projections_app
 from mediation.store import Database
+from tests.projections.projection_support import Desk
 
 
 @pytest.fixture

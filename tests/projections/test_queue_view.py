@@ -7,12 +7,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from projection_support import World, registration
 
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import CourtDecision, Referral, Risk
 from mediation.projections import QueueItem, QueueQuery, queue
+from tests.projections.projection_support import World, registration
 
 HERE = frozenset({"cg-a"})
 DZ = frozenset({"dz"})

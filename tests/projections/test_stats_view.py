@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from projection_support import TENZIN, World, registration
 
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Channel, Outcome, Referral
 from mediation.projections import StatsQuery, StatsReport, stats, stats_csv
+from tests.projections.projection_support import TENZIN, World, registration
 
 HERE = frozenset({"cg-a"})
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))

@@ -10,11 +10,11 @@ from uuid import UUID
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from projection_support import TENZIN, World, registration
 
 from mediation.api import routes_views
 from mediation.api.app import create_app
 from mediation.domain import commands as c
+from tests.projections.projection_support import TENZIN, World, registration
 
 QUEUE, AUDIT, STATS = "/api/v1/queue", "/api/v1/audit", "/api/v1/stats"
 

@@ -11,7 +11,6 @@ from uuid import UUID
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projection_support import SALT, Desk, check_views_equal_fold, make_org, registration
 
 from mediation.accounts import Directory
 from mediation.application import CaseApplication
@@ -26,6 +25,13 @@ from mediation.projections import (
 )
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
+from tests.projections.projection_support import (
+    SALT,
+    Desk,
+    check_views_equal_fold,
+    make_org,
+    registration,
+)
 
 START = datetime(2026, 1, 30, 15, 0, tzinfo=UTC)
 PEOPLE = (
