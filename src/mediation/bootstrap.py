@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from mediation.accounts import Directory
 from mediation.application import CaseApplication
@@ -58,31 +62,73 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     database = Database(settings.database_url)
     engine = database.create_engine()
     directory = Directory(engine)
-    directory.create_schema()
-    cases = CaseApplication(
-        env=store_env(settings, database),
-        workflows=workflows,
-        directory=directory,
-        clock=clock,
-        snapshot_interval=settings.snapshot_interval,
-        calendar=calendar,
-    )
-    check_store_readable(cases)
-    projections = build_projections(
-        engine,
-        cases,
-        workflows,
-        party_salt=directory.instance_secret("party_hash_salt").encode(),
-        zone=calendar.zone,
-        extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
-    )
-    projections.create_schema()
-    with engine.begin() as conn:
-        create_reads_table(conn)
+    with setup_lock(engine):  # processes starting together create the tables one at a time
+        tolerate_concurrent_setup(directory.create_schema)
+        cases = CaseApplication(
+            env=store_env(settings, database),
+            workflows=workflows,
+            directory=directory,
+            clock=clock,
+            snapshot_interval=settings.snapshot_interval,
+            calendar=calendar,
+        )
+        check_store_readable(cases)
+        projections = build_projections(
+            engine,
+            cases,
+            workflows,
+            party_salt=directory.instance_secret("party_hash_salt").encode(),
+            zone=calendar.zone,
+            extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
+        )
+        tolerate_concurrent_setup(projections.create_schema)
+        tolerate_concurrent_setup(lambda: _create_reads_table(engine))
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
     return Services(
         settings, database, engine, directory, workflows, cases, clock, projections, rules
     )
+
+
+SETUP_ATTEMPTS = 5
+SETUP_LOCK = 72_026_0302  # any constant: the PostgreSQL advisory lock for start-up set-up
+
+
+@contextmanager
+def setup_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock while creating tables; SQLite retries instead."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+            conn.commit()
+
+
+def tolerate_concurrent_setup(setup: Callable[[], None]) -> None:
+    """Create what is missing; another process creating the same tables at once is no error.
+
+    Creating tables checks, then creates: two processes starting together on an empty database
+    can both decide to create, and the second fails with "already exists". Trying again finds
+    the tables there.
+    """
+    for attempt in range(1, SETUP_ATTEMPTS + 1):
+        try:
+            setup()
+            return
+        except DBAPIError:
+            if attempt == SETUP_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
+def _create_reads_table(engine: Engine) -> None:
+    with engine.begin() as conn:
+        create_reads_table(conn)
 
 
 class StoreKeyError(Exception):

@@ -16,7 +16,8 @@ from mediation.projections.service import Projections
 from mediation.projections.standard import VIEW_NAMES
 
 projections_app = typer.Typer(
-    help="The views built from the event log: queue, audit, stats.", no_args_is_help=True
+    help="The views built from the event log (queue, audit trail, statistics...).",
+    no_args_is_help=True,
 )
 
 
@@ -92,8 +93,7 @@ def run(
         float, typer.Option(min=0.05, help="Seconds between looks at the log when idle")
     ] = 0.5,
 ) -> None:
-    """Keep the views up to date until interrupted (one worker per deployment is enough;
-    a second one is safe: each view has one writer at a time)."""
+    """Keep the views up to date until interrupted; a second worker is safe but idle."""
     with _projections() as projections:
         projections.follower.poll_interval = poll_interval
 

@@ -88,9 +88,13 @@ class Processor:
         return self.catch_up_all([(view, generation)], progress)[0]
 
     def catch_up_all(
-        self, targets: Sequence[Target], progress: Progress | None = None
+        self,
+        targets: Sequence[Target],
+        progress: Progress | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> list[Step]:
-        """Apply batches until no target moves: the log has nothing new, or the rest is busy or gone."""
+        """Apply batches until no target moves (the log has nothing new, or the rest is busy or
+        gone), or until `stopping()` says so between two batches."""
         applied = [0] * len(targets)
         while True:
             steps = self.step_all(targets)
@@ -98,7 +102,8 @@ class Processor:
             moved = [step for step in steps if step.outcome is Outcome.APPLIED]
             if progress is not None and moved:
                 progress(min(step.position for step in moved), self.log.head())
-            if not any(step.outcome in (Outcome.APPLIED, Outcome.LOST) for step in steps):
+            idle = not any(step.outcome in (Outcome.APPLIED, Outcome.LOST) for step in steps)
+            if idle or stopping():
                 return [
                     Step(step.outcome, step.position, total)
                     for step, total in zip(steps, applied, strict=True)

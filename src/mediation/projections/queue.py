@@ -75,7 +75,7 @@ class QueueView(View[QueueTables]):
         # The queue's order is (sort_due, case_id): each index ends with it, so that a page is
         # read in order and stops at `limit`. Closed cases stay (a reopened case comes back),
         # hence is_open first (a partial index would not be used by SQLite for `is_open = ?`).
-        for columns in ([], [c.center], [c.assignee], [c.phase], [c.center, c.phase]):
+        for columns in ([], [c.center], [c.assignee], [c.phase], [c.center, c.phase], [c.risk]):
             label = "_".join(col.name for col in columns) or "all"
             Index(
                 f"ix_{name}_{label}_due",

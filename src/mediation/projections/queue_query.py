@@ -107,8 +107,9 @@ def read_queue(
     if query.assignee is None and 1 < len(centers) <= PER_CENTER_UP_TO:
         runs = [list(conn.execute(_page(t, query, now, t.c.center == c))) for c in centers]
         rows = list(islice(heapq.merge(*runs, key=_sort_key), wanted))
-    elif query.assignee is None and len(centers) > PER_CENTER_UP_TO:
-        # `center || ''` keeps SQLite from choosing the per-center index, then sorting it all.
+    elif query.assignee is not None or len(centers) > PER_CENTER_UP_TO:
+        # `center || ''` keeps SQLite from choosing the per-center index (and then sorting the
+        # scope, or skipping others' cases): the assignee's index, or the plain order, is better.
         rows = list(conn.execute(_page(t, query, now, (t.c.center + "").in_(centers))))
     else:
         rows = list(conn.execute(_page(t, query, now, t.c.center.in_(centers))))

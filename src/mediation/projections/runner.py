@@ -60,6 +60,10 @@ class Follower:
                 delay = self.poll_interval
             self._wake.wait(delay)
 
+    def stopping(self) -> bool:
+        """Whether `stop()` was asked: a long catch-up ends after its current batch."""
+        return self._stop.is_set()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -57,7 +57,7 @@ class Projections:
         self.log = EventLog(application)
         self.views = {view.name: view for view in views}
         self.processor = Processor(engine, self.log, batch_size, before_commit)
-        self.follower = Follower(self.catch_up, poll_interval)
+        self.follower = Follower(self._follow, poll_interval)
         self._advanced = threading.Condition()
 
     def view(self, name: str) -> View[Any]:
@@ -76,8 +76,13 @@ class Projections:
                 if tracking.active_generation(conn, view.name) is None:
                     self._first_generation(conn, view)
 
-    def catch_up(self, names: Iterable[str] | None = None) -> int:
-        """Apply everything new to each view (active generation); the number of events applied."""
+    def catch_up(
+        self, names: Iterable[str] | None = None, stopping: Callable[[], bool] = lambda: False
+    ) -> int:
+        """Apply everything new to each view (active generation); the number of events applied.
+
+        `stopping` is asked between batches: a worker told to stop does not finish a long lag.
+        """
         views = [self.view(name) for name in (names or list(self.views))]
         applied = 0
         while True:
@@ -87,9 +92,9 @@ class Projections:
                     for view in views
                     if (generation := tracking.active_generation(conn, view.name)) is not None
                 ]
-            steps = self.processor.catch_up_all(targets, self._notify)
+            steps = self.processor.catch_up_all(targets, self._notify, stopping)
             applied += sum(step.applied for step in steps)
-            if all(step.outcome is not Outcome.GONE for step in steps):
+            if stopping() or all(step.outcome is not Outcome.GONE for step in steps):
                 return applied  # GONE: a rebuild switched generations under us; follow the new
 
     def position(self, name: str) -> int:
@@ -167,6 +172,9 @@ class Projections:
     def run_forever(self) -> None:
         """Follow the log in this thread until `stop()` (the `projections run` worker)."""
         self.follower.run()
+
+    def _follow(self) -> None:
+        self.catch_up(stopping=self.follower.stopping)
 
     def _first_generation(self, conn: Connection, view: View[Any]) -> None:
         taken = [g.generation for g in tracking.generations(conn, view.name)]

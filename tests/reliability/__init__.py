@@ -1,0 +1,1 @@
+"""Reliability under load and faults: real `mediation` processes, many clients, kill -9."""
