@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -77,7 +78,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             engine,
             cases,
             workflows,
-            party_salt=directory.instance_secret("party_hash_salt").encode(),
+            party_salt=_party_salt(settings, directory).encode(),
             zone=calendar.zone,
             extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
         )
@@ -87,6 +88,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(
         settings, database, engine, directory, workflows, cases, clock, projections, rules
     )
+
+
+def _party_salt(settings: Settings, directory: Directory) -> str:
+    configured = settings.party_hash_salt
+    if configured is not None:
+        return configured.get_secret_value()
+    return directory.instance_secret("party_hash_salt")
 
 
 SETUP_ATTEMPTS = 5
@@ -174,6 +182,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
             daemon=True,
         )
         rules.start()
+    gc.collect()
+    gc.freeze()  # start-up objects leave the collector's generations: fewer slow requests
     try:
         uvicorn.run(
             create_app(services), host=host, port=port, log_level=settings.log_level.lower()

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
         default=50, ge=2, description="Take a snapshot of a case every N events"
     )
     log_level: str = Field(default="INFO", description="Python logging level name")
+    party_hash_salt: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Salt for matching parties across cases (re-disputes); keep it out of the database. "
+            "Unset: one made on first start and kept in the database. Changing it needs "
+            "`mediation projections rebuild stats`"
+        ),
+    )
     background_workers: bool = Field(
         default=True,
         description=(

@@ -23,7 +23,9 @@ from mediation.domain.errors import (
 
 log = logging.getLogger("mediation.api")
 
-QUERY_FIELDS = frozenset({"as_of", "as_of_version"})
+QUERY_FIELDS = frozenset(
+    {"as_of", "as_of_version", "cursor", "limit", "group_by", "to", "since", "until", "from"}
+)
 HEADER_FIELDS = frozenset({"Idempotency-Key", "If-Match"})
 
 STATUS: tuple[tuple[type[MediationError], int], ...] = (
