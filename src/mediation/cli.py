@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from mediation.accounts import Center, Directory, User
 from mediation.calendars import CalendarError
@@ -23,6 +22,7 @@ from mediation.operations.cli import audit_app, backup_command, restore_command
 from mediation.projections.cli import projections_app
 from mediation.rules.cli import rules_app
 from mediation.settings import Settings
+from mediation.settings_cli import settings_or_exit
 from mediation.store import Database
 from mediation.workflows import DefinitionError
 
@@ -53,14 +53,7 @@ class StaffRole(StrEnum):
 
 
 def _settings() -> Settings:
-    """The configuration from the environment, or a clear message naming what is wrong in it."""
-    try:
-        return Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
-            typer.echo(f"error: {field}: {problem['msg']}", err=True)
-        raise typer.Exit(2) from None
+    return settings_or_exit()
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from typing import Annotated, NoReturn
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
 
 from mediation.bootstrap import Services, StoreKeyError, build_services
 from mediation.calendars import CalendarError
@@ -32,6 +31,7 @@ from mediation.operations.backup import (
     restore_sqlite,
 )
 from mediation.settings import Settings
+from mediation.settings_cli import settings_or_exit
 from mediation.store import Database
 from mediation.workflows import DefinitionError
 
@@ -49,13 +49,7 @@ _ANCHORS_HELP = (
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
-            typer.echo(f"error: {field}: {problem['msg']}", err=True)
-        raise typer.Exit(2) from None
+    return settings_or_exit()
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from mediation.domain.errors import MediationError
 from mediation.projections.service import Projections
@@ -25,15 +24,9 @@ projections_app = typer.Typer(
 def _projections() -> Iterator[Projections]:
     """The configured services' views; their errors become messages and exit codes."""
     from mediation.bootstrap import build_services  # the composition root, at the edge
-    from mediation.settings import Settings
+    from mediation.settings_cli import settings_or_exit
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
-            typer.echo(f"error: {field}: {problem['msg']}", err=True)
-        raise typer.Exit(2) from None
+    settings = settings_or_exit()
     services = build_services(settings)
     try:
         yield services.projections
