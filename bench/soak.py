@@ -96,11 +96,6 @@ def describe(backend: str, report: Report) -> list[str]:
         f"actions among them in the log), {tally.refused_connections} connections refused",
         f"log           {report.events} events",
     ]
-    if report.restarts:
-        lines.append(
-            f"restarted     {len(report.restarts)} processes that died of the known start-up "
-            f"race (tests/reliability/test_startup.py): {', '.join(report.restarts)}"
-        )
     if report.findings:
         lines.append(f"CHECKS FAILED ({len(report.findings)}):")
         lines += [f"  - {finding}" for finding in report.findings[:50]]

@@ -201,15 +201,21 @@ class ViewsRun:
             self.harness.say(f"  queue caught up {applied:,} events: {run.rate:,.0f} events/s")
 
     def _copied_note(self, target: int) -> str:
-        generated, head, rate = self.world.generator.count, self.world.head(), self.grower.rate
+        generated, head = self.world.generator.count, self.world.head()
         needed = target * head / max(generated, 1)
-        minutes = f"about {needed / rate / 60:.0f} minutes" if rate else "too long"
+        apply = self.catch_up_rate or self.rebuild_rate
+        cost = ""
+        if self.grower.rate and apply:
+            minutes = (needed / self.grower.rate + needed / apply) / 60
+            cost = (
+                f": generating them (~{needed:,.0f} events at {self.grower.rate:,.0f}/s) and "
+                f"applying them to the queue view (at {apply:,.0f}/s) would take about "
+                f"{minutes:.0f} min, more than the run's budget"
+            )
         return (
             f"{self.backend}: the queue at {target:,} cases holds {generated:,} cases generated "
             f"through the log ({head:,} events) and, for the rest, copies of their rows made in "
-            f"SQL (new ids; same centers, statuses and deadlines). Generating {target:,} cases "
-            f"(~{needed:,.0f} events) at the {rate:,.0f} events/s measured here would take "
-            f"{minutes}, beyond the run's budget."
+            f"SQL (new ids; same centers, statuses and deadlines){cost}."
         )
 
 

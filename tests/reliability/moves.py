@@ -111,7 +111,9 @@ def choose(rng: random.Random, case: Json, user: str, actions: list[Json]) -> Mo
     offered = [a["action"] for a in actions if a.get("blocked_by") is None]
     mediator = case["mediator"]
     if mediator is not None and mediator != user and user in _all_mediators():
-        offered = [a for a in offered if a == "add_note"]  # the list was read before a route
+        # At the version read (the one If-Match names) only the case's own mediator may do
+        # more; the list, read just after, may already be of a newer version.
+        offered = [a for a in offered if a == "add_note"]
     candidates = [(a, body) for a in offered if (body := _body(rng, a, case)) is not None]
     if not candidates:
         return None

@@ -3,7 +3,8 @@
 The API (on loopback) and, when asked, separate workers for the views and the escalation
 rules, over one database, each spawn with its own log file. `crash()` kills them all with
 SIGKILL and `start()` brings them back, the API on the same ports. Like a service manager,
-the deployment restarts a process that exits on its own, and keeps a record of each exit.
+the deployment restarts a process that exits on its own (so the run goes on to its checks),
+and records each such exit: a finding.
 """
 
 from __future__ import annotations

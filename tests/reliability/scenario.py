@@ -53,7 +53,6 @@ class Report:
     events: int  # in the log at the end
     acked_at_crashes: list[int]  # acknowledgements so far, at each kill
     unanswered_recorded: int  # writes whose answer never came, found in the log
-    restarts: list[str]  # processes that died of the known start-up race, restarted
     findings: list[str] = field(default_factory=list)
 
     @property
@@ -70,21 +69,20 @@ def run(database_url: str, folder: Path, plan: Plan) -> Report:
         deployment = Deployment(
             database_url, folder, plan.separate_workers, plan.env(), plan.api_processes
         )
-        deployment.start()
         try:
+            deployment.start()
             tally, seconds, acked_at_crashes = _drive(deployment, tokens, plan)
             findings = _wait_caught_up(services)
         finally:
             codes = deployment.stop()
-        process_findings, restarts = _process_findings(deployment, codes)
-        findings += process_findings
+        findings += _process_findings(deployment, codes)
         findings += _client_findings(tally, plan)
         findings += check_log(services.cases, tally)
         findings += check_cases(services.cases)
         findings += check_escalations(services.cases)
         findings += check_views(services.projections, services.cases, actors, datetime.now(UTC))
         events, found = recorded(services.cases, tally)
-        return Report(plan, tally, seconds, events, acked_at_crashes, found, restarts, findings)
+        return Report(plan, tally, seconds, events, acked_at_crashes, found, findings)
     finally:
         services.close()
 
@@ -119,35 +117,15 @@ def _wait_caught_up(services: Services) -> list[str]:
     return [f"views still behind after {CATCH_UP_TIMEOUT:.0f} s: {behind}"]
 
 
-def _process_findings(deployment: Deployment, codes: list[int]) -> tuple[list[str], list[str]]:
-    """What the processes did wrong, and the exits of the known start-up race (tolerated
-    here: tests/reliability/test_startup.py shows it)."""
+def _process_findings(deployment: Deployment, codes: list[int]) -> list[str]:
     # uvicorn re-raises SIGTERM once it has shut down: -15 is a clean stop too.
     clean = (0, -signal.SIGTERM)
     findings = [f"a process exited with {code} on SIGTERM" for code in codes if code not in clean]
-    logs = deployment.logs()
-    raced = [ended for ended in deployment.exits if _start_up_race(logs[ended.log])]
-    findings += [
-        f"{ended.name} exited with {ended.code} on its own:\n{logs[ended.log][-3000:]}"
-        for ended in deployment.exits
-        if ended not in raced
-    ]
-    excused = {ended.log for ended in raced}
-    for path, text in logs.items():
-        if "Traceback" in text and path not in excused:
+    findings += [f"{ended.name} exited with {ended.code} on its own" for ended in deployment.exits]
+    for path, text in deployment.logs().items():
+        if "Traceback" in text:
             findings.append(f"{path.name} logged an exception:\n{text[-3000:]}")
-    return findings, [f"{ended.name}: {_race_of(logs[ended.log])}" for ended in raced]
-
-
-START_UP_RACES = ("tuple concurrently updated", "already exists", "UNIQUE constraint failed")
-
-
-def _start_up_race(log: str) -> bool:
-    return "build_services" in log and _race_of(log) is not None
-
-
-def _race_of(log: str) -> str | None:
-    return next((race for race in START_UP_RACES if race in log), None)
+    return findings
 
 
 def _client_findings(tally: Tally, plan: Plan) -> list[str]:

@@ -13,7 +13,7 @@ from tests.reliability.scenario import Plan, run
 CRASH_PLAN = Plan(seconds=11.0, separate_workers=True, crash_at=(4.0,))
 
 
-def test_killing_the_server_and_the_worker_mid_load_loses_and_half_writes_nothing(
+def test_killing_the_server_and_its_workers_mid_load_loses_and_half_writes_nothing(
     database: Database, tmp_path: Path
 ) -> None:
     report = run(database.url, tmp_path, CRASH_PLAN)
