@@ -75,7 +75,7 @@ FULL = Size(
     load_repeats=20,
     quiet_wait=60.0,
     quiet_budget=150.0,
-    views_budget=480.0,
+    views_budget=1500.0,
 )
 
 SIZES = {size.name: size for size in (SMOKE, QUICK, FULL)}

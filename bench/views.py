@@ -20,6 +20,7 @@ from bench.queues import copy_rows, measure_queries
 from bench.records import QueueRun, RebuildRun
 from bench.sizes import Size
 from mediation.application import CaseApplication
+from mediation.bootstrap import settle_heap
 from mediation.domain import VOCABULARY
 from mediation.projections import build_projections
 from mediation.store import Database
@@ -236,4 +237,5 @@ def _world(url: str) -> World:
     engine = database.create_engine()
     projections = build_projections(engine, app, workflows, b"bench-salt-0123456789")
     projections.create_schema()
+    settle_heap()  # as the service and the projection commands do once started
     return World(app, projections, Generator(app, workflows))

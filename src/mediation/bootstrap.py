@@ -182,8 +182,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             daemon=True,
         )
         rules.start()
-    gc.collect()
-    gc.freeze()  # start-up objects leave the collector's generations: fewer slow requests
+    settle_heap()
     try:
         uvicorn.run(
             create_app(services), host=host, port=port, log_level=settings.log_level.lower()
@@ -191,3 +190,14 @@ def serve(settings: Settings, host: str, port: int) -> None:
     finally:
         stop.set()
         services.close()
+
+
+def settle_heap() -> None:
+    """Move the objects made at start-up out of the collector's generations, once started.
+
+    This stack's heap makes a full collection take 30-60 ms on a 2-core machine: frozen, it
+    is not walked again, so requests see fewer slow outliers and a rebuild runs about a tenth
+    faster (bench/results-projections.md).
+    """
+    gc.collect()
+    gc.freeze()

@@ -23,11 +23,12 @@ projections_app = typer.Typer(
 @contextmanager
 def _projections() -> Iterator[Projections]:
     """The configured services' views; their errors become messages and exit codes."""
-    from mediation.bootstrap import build_services  # the composition root, at the edge
+    from mediation.bootstrap import build_services, settle_heap  # the composition root
     from mediation.settings_cli import settings_or_exit
 
     settings = settings_or_exit()
     services = build_services(settings)
+    settle_heap()
     try:
         yield services.projections
     except MediationError as error:

@@ -27,10 +27,11 @@ if TYPE_CHECKING:  # the composition root is imported only when a command runs
 
 @contextmanager
 def _services() -> Iterator[Services]:
-    from mediation.bootstrap import build_services  # the composition root, at the edge
+    from mediation.bootstrap import build_services, settle_heap  # the composition root
     from mediation.cli import _settings
 
     services = build_services(_settings())
+    settle_heap()
     try:
         yield services
     finally:
