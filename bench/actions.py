@@ -13,8 +13,8 @@ from bench.load import LoadOutcome, drive
 from bench.records import ActionRun, summarize
 from bench.server import serving
 from bench.sizes import Size
-from bench.targets import DirectTarget, HttpTarget, add_staff, background_workers
-from mediation.bootstrap import build_services
+from bench.targets import DirectTarget, HttpTarget, add_staff
+from mediation.bootstrap import background_workers, build_services
 from mediation.settings import Settings
 from mediation.store import Database
 

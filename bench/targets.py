@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -30,26 +27,6 @@ def add_staff(services: Services, clients: int) -> dict[str, str]:
         for username, role in ((people.clerk, Role.CLERK), (people.mediator, Role.MEDIATOR)):
             _user, tokens[username] = directory.add_user(username, role, people.center)
     return tokens
-
-
-@contextmanager
-def background_workers(services: Services) -> Iterator[None]:
-    """What `mediation serve` runs beside the requests: the views' follower and the rules."""
-    stop = threading.Event()
-    services.projections.start()
-    rules = threading.Thread(
-        target=services.rules.run_forever,
-        args=(stop, services.settings.rules_interval),
-        name="rules",
-        daemon=True,
-    )
-    rules.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        services.projections.stop()
-        rules.join(10)
 
 
 class DirectTarget:

@@ -167,3 +167,39 @@ def test_serve_refuses_to_start_on_a_broken_workflow_definition(
     assert result.exit_code == 1
     assert str(tmp_path / "dispute.v7.toml") in result.stderr
     assert "actions.record_consent.roles[1]: unknown role 'janitor'" in result.stderr
+
+
+def test_center_webhook_sets_shows_and_removes_printing_the_secret_last(center: str) -> None:
+    url = "https://hooks.example.org/mediation"
+
+    added = run("center", "webhook", center, url)
+    shown = run("center", "webhook", center)
+    removed = run("center", "webhook", center, "--remove")
+    gone = run("center", "webhook", center)
+
+    assert added.exit_code == 0, added.output
+    *said, secret = added.stdout.splitlines()
+    assert url in "\n".join(said)
+    assert len(secret) >= 40
+    assert shown.stdout.splitlines()[:3] == [f"url\t{url}", "pending\t0", "delivered\t0"]
+    assert removed.exit_code == 0, removed.output
+    assert gone.exit_code == 2
+    assert f"{center!r} has no webhook" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("chengguan", "ftp://example.org/x"), "url: 'ftp://example.org/x' is not an http"),
+        (("nowhere", "https://example.org/x"), "no center 'nowhere'"),
+        (("chengguan", "https://example.org/x", "--remove"), "a URL or --remove, not both"),
+    ],
+)
+def test_center_webhook_refuses_bad_input_with_a_message_and_exit_2(
+    center: str, args: tuple[str, ...], message: str
+) -> None:
+    result = run("center", "webhook", *args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "has no webhook" in run("center", "webhook", "chengguan").stderr

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -23,9 +24,12 @@ from mediation.projections.standard import build_projections
 from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.rules.notifications import NotificationsView, create_reads_table
+from mediation.rules.webhooks import HttpPoster, Poster, Webhooks, create_webhook_tables
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
+
+log = logging.getLogger("mediation")
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Services:
     clock: Clock
     projections: Projections
     rules: RulesEngine
+    webhooks: Webhooks
 
     def session_secret(self) -> str:
         """MEDIATION_SESSION_SECRET, or else the one this installation made and keeps."""
@@ -55,7 +60,9 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, poster: Poster | None = None
+) -> Services:
     """Load and validate the workflows, open the stores, create missing tables."""
     clock = clock or SystemClock()
     workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
@@ -83,10 +90,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
         )
         tolerate_concurrent_setup(projections.create_schema)
-        tolerate_concurrent_setup(lambda: _create_reads_table(engine))
+        tolerate_concurrent_setup(lambda: _create_tables(engine))
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
+    webhooks = Webhooks(engine, projections, directory, clock, poster or HttpPoster())
     return Services(
-        settings, database, engine, directory, workflows, cases, clock, projections, rules
+        settings, database, engine, directory, workflows, cases, clock, projections, rules, webhooks
     )
 
 
@@ -134,9 +142,26 @@ def tolerate_concurrent_setup(setup: Callable[[], None]) -> None:
             time.sleep(0.05 * attempt)
 
 
-def _create_reads_table(engine: Engine) -> None:
+def _create_tables(engine: Engine) -> None:
+    """The tables outside the views' generations: read marks, webhooks and their outbox."""
     with engine.begin() as conn:
         create_reads_table(conn)
+        create_webhook_tables(conn)
+
+
+def run_rules_forever(services: Services, stop: threading.Event, interval: float) -> None:
+    """Every `interval` seconds until `stop`: escalate what is due, then send the webhooks.
+
+    A failing pass is logged and tried again next time: the thread must not die quietly.
+    """
+    passes = (("rules", services.rules.run_once), ("webhooks", services.webhooks.run_once))
+    while not stop.is_set():
+        for name, run_once in passes:
+            try:
+                run_once()
+            except Exception:
+                log.exception("%s pass failed", name)
+        stop.wait(interval)
 
 
 class StoreKeyError(Exception):
@@ -172,24 +197,37 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from mediation.api.app import create_app
 
     services = build_services(settings)
-    stop = threading.Event()
-    if settings.background_workers:  # else `projections run` and `rules run` workers do this
-        services.projections.start()
-        rules = threading.Thread(
-            target=services.rules.run_forever,
-            args=(stop, settings.rules_interval),
-            name="rules",
-            daemon=True,
-        )
-        rules.start()
-    settle_heap()
+    # Without them, separate `projections run` and `rules run` workers do this work.
+    workers = background_workers(services) if settings.background_workers else nullcontext()
     try:
-        uvicorn.run(
-            create_app(services), host=host, port=port, log_level=settings.log_level.lower()
-        )
+        with workers:
+            settle_heap()
+            uvicorn.run(
+                create_app(services), host=host, port=port, log_level=settings.log_level.lower()
+            )
+    finally:
+        services.close()
+
+
+@contextmanager
+def background_workers(services: Services) -> Iterator[None]:
+    """What `mediation serve` runs beside the requests: the views' follower, and a thread for
+    the rules and the webhooks."""
+    stop = threading.Event()
+    services.projections.start()
+    rules = threading.Thread(
+        target=run_rules_forever,
+        args=(services, stop, services.settings.rules_interval),
+        name="rules",
+        daemon=True,
+    )
+    rules.start()
+    try:
+        yield
     finally:
         stop.set()
-        services.close()
+        services.projections.stop()
+        rules.join(10)
 
 
 def settle_heap() -> None:

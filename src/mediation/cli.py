@@ -57,16 +57,24 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _directory() -> Iterator[Directory]:
-    """The configured accounts directory; the one place its errors become exit codes."""
-    engine = Database(_settings().database_url).create_engine()
+def _exit_codes() -> Iterator[None]:
+    """The one place the commands' errors become messages and exit codes."""
     try:
-        directory = Directory(engine)
-        directory.create_schema()
-        yield directory
+        yield
     except MediationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2 if isinstance(error, _USAGE_ERRORS) else 1) from None
+
+
+@contextmanager
+def _directory() -> Iterator[Directory]:
+    """The configured accounts directory."""
+    engine = Database(_settings().database_url).create_engine()
+    try:
+        with _exit_codes():
+            directory = Directory(engine)
+            directory.create_schema()
+            yield directory
     finally:
         engine.dispose()
 
@@ -90,6 +98,44 @@ def center_list() -> None:
         centers = directory.list_centers()
     for center in centers:
         typer.echo(f"{center.code}\t{center.parent or '-'}\t{center.name}")
+
+
+@center_app.command("webhook")
+def center_webhook(
+    code: str,
+    url: Annotated[
+        str | None, typer.Argument(help="http(s) URL to POST the center's notifications to")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Stop sending to the webhook")] = False,
+) -> None:
+    """Set, show or remove the URL a center's notifications (escalations) are POSTed to.
+
+    Setting prints a new signing secret alone on the last line: a receiver checks each body's
+    X-Mediation-Signature header (sha256=HMAC-SHA256 of the body) with it.
+    """
+    from mediation.bootstrap import build_services
+
+    if url is not None and remove:
+        typer.echo("error: give a URL or --remove, not both", err=True)
+        raise typer.Exit(2)
+    services = build_services(_settings())
+    try:
+        with _exit_codes():
+            webhooks = services.webhooks
+            if remove:
+                webhooks.remove(code)
+                typer.echo(f"removed the webhook of {code}")
+            elif url is not None:
+                secret = webhooks.set(code, url)
+                typer.echo(f"notifications of {code} now go to {url}; signing secret:")
+                typer.echo(secret)
+            else:
+                hook = webhooks.describe(code)
+                typer.echo(f"url\t{hook.url}")
+                typer.echo(f"pending\t{hook.pending}\ndelivered\t{hook.delivered}")
+                typer.echo(f"failed\t{hook.failed}\nlast error\t{hook.last_error or '-'}")
+    finally:
+        services.close()
 
 
 _PASSWORD_STDIN_HELP = "Read a password for the web pages from the first line of standard input"

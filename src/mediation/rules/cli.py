@@ -60,21 +60,27 @@ def run_once(
         str | None, typer.Option(help="Evaluate as if it were this ISO 8601 time")
     ] = None,
 ) -> None:
-    """Bring the rules' index up to date, escalate what is due once, and exit."""
+    """Bring the rules' index up to date, escalate what is due once, send the webhooks due, exit."""
     moment = _moment(now, "--now")
     with _services() as services:
         services.projections.catch_up(["deadlines"])
         done = services.rules.run_once(moment)
+        services.projections.catch_up(["notifications"])
+        sent = services.webhooks.run_once(moment)
     for escalation in done:
         typer.echo(f"{escalation.case_id}: {escalation.breach} -> {escalation.to_center}")
     typer.echo(f"{len(done)} escalation(s)", err=True)
+    if sent:
+        failed = sum(attempt.error is not None for attempt in sent)
+        typer.echo(f"{len(sent)} webhook delivery attempt(s), {failed} failed", err=True)
 
 
 @rules_app.command("run")
 def run(
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between passes")] = 30.0,
 ) -> None:
-    """Evaluate the rules every INTERVAL seconds until stopped (for multi-process deployments)."""
+    """Evaluate the rules and send the webhooks every INTERVAL seconds until stopped (for
+    multi-process deployments)."""
     stop = threading.Event()
 
     def _stop(_signal: int, _frame: FrameType | None) -> None:
@@ -86,6 +92,7 @@ def run(
         while not stop.is_set():
             services.projections.catch_up(["deadlines"])
             services.rules.run_once()
+            services.webhooks.run_once()
             stop.wait(interval)
 
 

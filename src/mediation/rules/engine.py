@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -78,12 +77,3 @@ class RulesEngine:
                 return done
         log.warning("case %s: gave up after %d conflicting attempts", case_id, ATTEMPTS)
         return done
-
-    def run_forever(self, stop: threading.Event, interval: float = 30.0) -> None:
-        """Evaluate every `interval` seconds until `stop` is set; one failure does not end it."""
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep the rules alive; the next pass tries again
-                log.exception("rules pass failed")
-            stop.wait(interval)
