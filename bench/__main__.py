@@ -45,6 +45,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=HERE, help="where results.md, results.json and plots/ go"
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: write results.md and plots/ again from OUT/results.json",
+    )
     return parser.parse_args(argv)
 
 
@@ -116,6 +121,8 @@ def _method_notes(results: Results, size: Size) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    if args.render:
+        return _render_again(args.out)
     size = SMOKE if args.smoke else QUICK if args.quick else FULL
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     parts = set(args.only or PARTS)
@@ -132,10 +139,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous(out / "results.json")
     command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    results.command = command
     (out / "results.md").write_text(render(results, command))
     results.save(out / "results.json")
     write_plots(results, out / "plots")
     _summary(console, results, previous, out)
+    return 0
+
+
+def _render_again(out: Path) -> int:
+    """The report and plots of the saved figures, after a change to how they are shown."""
+    saved = out / "results.json"
+    if not saved.exists():
+        print(f"error: no {saved} to render: run the benchmark first", file=sys.stderr)
+        return 2
+    results = Results.load(saved)
+    (out / "results.md").write_text(render(results, results.command or "python -m bench"))
+    write_plots(results, out / "plots")
+    print(f"wrote {out / 'results.md'} and {out / 'plots'}/ from {saved}")
     return 0
 
 

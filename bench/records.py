@@ -109,6 +109,7 @@ class Results:
     loads: list[LoadRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds each part took
+    command: str = ""  # what produced these figures
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
@@ -130,6 +131,7 @@ class Results:
             ],
             notes=list(data["notes"]),
             timings=dict(data["timings"]),
+            command=data.get("command", ""),
         )
 
 

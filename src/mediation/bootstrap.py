@@ -56,6 +56,7 @@ class Services:
 
     def close(self) -> None:
         self.projections.stop()
+        self.webhooks.close()
         self.cases.close()
         self.engine.dispose()
 

@@ -54,3 +54,12 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
     assert "cores" in report
     for name in PLOTS:
         assert (tmp_path / "plots" / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "rebuild `queue` alone" in report  # each view's own verdict, beside all three's
+
+    (tmp_path / "results.md").unlink()
+    assert main(["--render", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "results.md").read_text() == report
+
+
+def test_render_without_saved_results_says_so(tmp_path: Path) -> None:
+    assert main(["--render", "--out", str(tmp_path)]) == 2

@@ -213,6 +213,7 @@ def test_two_senders_at_once_send_each_delivery_once(
         thread.start()
     for thread in threads:
         thread.join()
+    other.close()
     while services.webhooks.send_due(clock.now(), limit=4):
         pass
 

@@ -102,6 +102,8 @@ class Poster(Protocol):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int: ...
 
+    def close(self) -> None: ...
+
 
 class Centers(Protocol):
     def center(self, code: str) -> object | None: ...
@@ -174,6 +176,9 @@ class Webhooks:
         self.clock = clock
         self.poster = poster
         self._postgres = engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        self.poster.close()
 
     # -- configuration -----------------------------------------------------------------------
 
