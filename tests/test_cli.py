@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 from mediation.accounts import Directory, Principal
 from mediation.cli import app
 from mediation.domain.values import Role
+from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows.registry import BUILT_IN
 
@@ -150,6 +151,22 @@ def test_a_database_url_of_an_unknown_kind_is_named_in_a_clear_error(
 
     assert result.exit_code == 2
     assert "MEDIATION_DATABASE_URL" in result.stderr
+
+
+def test_request_threads_default_by_database_and_a_bad_value_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sqlite = Settings(database_url="sqlite:///here.db")
+    postgres = Settings(database_url="postgresql://postgres@127.0.0.1/test")
+    chosen = Settings(database_url="sqlite:///here.db", request_threads=8)
+    monkeypatch.setenv("MEDIATION_REQUEST_THREADS", "0")
+
+    result = run("center", "list")
+
+    assert (sqlite.threads_for_requests(), postgres.threads_for_requests()) == (2, 40)
+    assert chosen.threads_for_requests() == 8
+    assert result.exit_code == 2
+    assert "MEDIATION_REQUEST_THREADS" in result.stderr
 
 
 def test_serve_refuses_to_start_on_a_broken_workflow_definition(

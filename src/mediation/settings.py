@@ -46,6 +46,15 @@ class Settings(BaseSettings):
             "`mediation projections run` and `mediation rules run` workers do (several API processes)"
         ),
     )
+    request_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description=(
+            "Threads answering requests in one `serve` process; unset: 2 on SQLite (one writer "
+            "at a time: more threads only fight over the interpreter), 40 on PostgreSQL"
+        ),
+    )
     rules_interval: float = Field(
         default=30.0, ge=1.0, description="Seconds between two passes of the escalation rules"
     )
@@ -98,3 +107,12 @@ class Settings(BaseSettings):
             msg = "must start with sqlite:/// or postgresql://"
             raise ValueError(msg)
         return value
+
+    def threads_for_requests(self) -> int:
+        """`request_threads`, or the default for the database (bench/results.md measured it)."""
+        if self.request_threads is not None:
+            return self.request_threads
+        return SQLITE_REQUEST_THREADS if self.database_url.startswith("sqlite") else 40
+
+
+SQLITE_REQUEST_THREADS = 2

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+import anyio.to_thread
 import httpx
 from fastapi.testclient import TestClient
 
+from mediation.api.app import create_app
 from mediation.bootstrap import Services
 from mediation.domain.values import Role
 from tests.api.conftest import (
@@ -77,3 +79,14 @@ def test_two_retries_with_one_idempotency_key_at_once_register_one_case(
         replayed = [r.headers.get("Idempotent-Replayed") for r in responses]
         assert set(replayed) == {"true", None}
         assert written_since(services, before) == ["Registered"]
+
+
+def test_the_request_thread_pool_takes_its_size_from_the_settings(services: Services) -> None:
+    def pool_size() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(create_app(services)) as client:
+        size = client.portal.call(pool_size)  # type: ignore[union-attr]
+
+    assert size == services.settings.threads_for_requests()
+    assert size == (2 if services.settings.database_url.startswith("sqlite") else 40)

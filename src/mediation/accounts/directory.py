@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, bindparam, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -150,8 +150,8 @@ class Directory:
     def authenticate(self, token: str) -> Principal | None:
         """The enabled user this token belongs to, or None."""
         digest = _hash(token)
-        with self._sessions() as session:
-            row = session.scalars(select(UserRow).where(UserRow.token_hash == digest)).first()
+        with self._engine.connect() as conn:
+            row = conn.execute(_BY_TOKEN, {"digest": digest}).first()
         if row is None or row.disabled or not hmac.compare_digest(row.token_hash, digest):
             return None
         return Principal(row.username, Role(row.role), row.center_code)
@@ -205,9 +205,9 @@ class Directory:
         return Principal(row.username, Role(row.role), row.center_code)
 
     def center(self, code: str) -> Center | None:
-        with self._sessions() as session:
-            row = session.get(CenterRow, code)
-        return None if row is None else _center(row)
+        with self._engine.connect() as conn:
+            row = conn.execute(_CENTER, {"code": code}).first()
+        return None if row is None else Center(row.code, row.name, row.parent_code)
 
     def user(self, username: str) -> User | None:
         with self._sessions() as session:
@@ -236,14 +236,9 @@ class Directory:
 
     def is_mediator_of(self, username: str, center: str) -> bool:
         """Whether the user is an enabled mediator at exactly this center."""
-        query = select(UserRow.username).where(
-            UserRow.username == username,
-            UserRow.role == Role.MEDIATOR.value,
-            UserRow.center_code == center,
-            UserRow.disabled.is_(False),
-        )
-        with self._sessions() as session:
-            return session.scalars(query).first() is not None
+        with self._engine.connect() as conn:
+            found = conn.execute(_MEDIATOR, {"username": username, "center": center})
+            return found.first() is not None
 
     def list_centers(self) -> list[Center]:
         with self._sessions() as session:
@@ -293,6 +288,22 @@ def _user(row: UserRow) -> User:
 
 def _new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+# The reads on every request, built once (each statement's cache key is kept on it): an ORM
+# session per request cost a quarter of a request's work (bench/results.md).
+_BY_TOKEN = select(
+    UserRow.username, UserRow.role, UserRow.center_code, UserRow.disabled, UserRow.token_hash
+).where(UserRow.token_hash == bindparam("digest"))
+_CENTER = select(CenterRow.code, CenterRow.name, CenterRow.parent_code).where(
+    CenterRow.code == bindparam("code")
+)
+_MEDIATOR = select(UserRow.username).where(
+    UserRow.username == bindparam("username"),
+    UserRow.role == Role.MEDIATOR.value,
+    UserRow.center_code == bindparam("center"),
+    UserRow.disabled.is_(False),
+)
 
 
 def _hash(token: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 import mediation
@@ -12,7 +16,16 @@ from mediation.bootstrap import Services
 
 def create_app(services: Services) -> FastAPI:
     """An app serving the API under /api/v1 from the given services."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The handlers are plain functions, run in this thread pool; its size is a setting.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = services.settings.threads_for_requests()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mediation",
         version=mediation.__version__,
         summary="Event-sourced case workflow engine for dispute mediation centers",

@@ -15,7 +15,9 @@ log = logging.getLogger("mediation.api")
 _bearer = HTTPBearer(auto_error=False, description="An API token from `mediation user add`")
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that never block are `async`: FastAPI runs a plain `def` one in its thread pool,
+# and each such hop costs a thread switch per request (measured: bench/results.md).
+async def get_services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
 
 

@@ -44,7 +44,7 @@ BEHIND: dict[int | str, Any] = {
 router = APIRouter(prefix="/api/v1", tags=["views"], responses=UNAUTHENTICATED | FORBIDDEN | BEHIND)
 
 
-def get_projections(request: Request) -> Projections:
+async def get_projections(request: Request) -> Projections:
     projections: Projections | None = getattr(request.app.state, "projections", None)
     if projections is None:
         raise HTTPException(503, "the views are not available in this process")

@@ -18,7 +18,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        # One level only: the encoder comes back here for nested values. Gives the JSON of
+        # dataclasses.asdict (which the stored chains were made with) without its deep copy.
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
     raise TypeError(f"cannot digest {type(value).__name__}")
 
 

@@ -72,8 +72,12 @@ class Web:
         return frozenset({actor.center})
 
 
-def get_web(request: Request) -> Web:
+def web_of(request: Request) -> Web:
     return cast(Web, request.app.state.web)
+
+
+async def get_web(request: Request) -> Web:  # async: no thread-pool hop for a lookup
+    return web_of(request)
 
 
 WebDep = Annotated[Web, Depends(get_web)]
@@ -83,7 +87,7 @@ def current_actor(request: Request, web: WebDep) -> Actor:
     return sessions.signed_in_actor(request, web.services.directory)
 
 
-def current_translator(request: Request, web: WebDep) -> Translator:
+async def current_translator(request: Request, web: WebDep) -> Translator:
     return web.translator(request)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mediation.domain.errors import MediationError, NotFoundError, PermissionDeniedError
 from mediation.domain.values import Actor
-from mediation.web.core import Web, get_web, render
+from mediation.web.core import Web, render, web_of
 from mediation.web.i18n import Translator
 from mediation.web.messages import refusal
 from mediation.web.sessions import CsrfRefusedError, SignInRequiredError
@@ -31,7 +31,7 @@ async def _sign_in_first(request: Request, error: Exception) -> Response:
 
 
 async def _csrf_refused(request: Request, error: Exception) -> Response:
-    web = get_web(request)
+    web = web_of(request)
     t = web.translator(request)
     message = t.gettext(
         "This form has expired or did not come from this site. Go back, reload the page and try again."

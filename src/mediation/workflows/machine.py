@@ -47,12 +47,17 @@ class Transition:
         return self.source != self.dest
 
 
-class _Probe:
-    """A throwaway model: the machine moves it, its guards ask the caller's check."""
+def _no_check(_guard: str) -> str | None:
+    return "no decision in progress"
 
-    def __init__(self, guards: frozenset[str], check: GuardCheck) -> None:
+
+class _Probe:
+    """The machine's one model: put in a case's status, moved by an action, its guards asking
+    the check of the decision in progress (set under the workflow's lock)."""
+
+    def __init__(self, guards: frozenset[str]) -> None:
         self._guards = guards
-        self._check = check
+        self._check: GuardCheck = _no_check
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in self._guards:
@@ -82,6 +87,9 @@ class Workflow:
                 dest=spec.dest,  # None: an internal transition, the status stays
                 conditions=list(spec.guards),
             )
+        # Added once: adding a model defines a method per action on it, too slow per decision.
+        self._probe = _Probe(self._guard_names)
+        self._machine.add_model(self._probe, initial=definition.initial)
 
     @property
     def key(self) -> str:
@@ -105,16 +113,17 @@ class Workflow:
             detail = check(guard)
             if detail is not None:
                 raise GuardRefusedError(action, guard, self.definition.guards[guard], detail)
-        probe = _Probe(self._guard_names, check)
+        probe = self._probe
         with self._lock:
-            self._machine.add_model(probe, initial=status)
+            self._machine.set_state(status, model=probe)
+            probe._check = check
             try:
                 moved = probe.trigger(action)
                 dest = str(probe.state)
             except MachineError:
                 raise ActionUnavailableError(action, status, allowed) from None
             finally:
-                self._machine.remove_model(probe)
+                probe._check = _no_check
         if not moved:  # a guard changed its answer between our check and the machine's
             raise GuardRefusedError(action, "?", "the workflow's guards refused the action", "")
         return Transition(action=action, source=status, dest=dest)
