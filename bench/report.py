@@ -62,7 +62,7 @@ def _header(results: Results, command: str) -> str:
     intro = (
         "# Benchmarks\n\n"
         "Absolute figures hold for the machine below only; a ratio compares two things "
-        "measured in the same run. Regenerate with `python -m bench` (about 25 minutes; "
+        "measured in the same run. Regenerate with `python -m bench` (about 35 minutes on 2 cores; "
         "`--quick` for a couple of minutes)."
     )
     return intro + "\n\n" + table(("machine", ""), rows, text=2)
