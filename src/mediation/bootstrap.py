@@ -24,7 +24,7 @@ from mediation.projections.standard import build_projections
 from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.rules.notifications import NotificationsView, create_reads_table
-from mediation.rules.webhooks import HttpPoster, Poster, Webhooks, create_webhook_tables
+from mediation.rules.webhooks import HttpPoster, Webhooks, create_webhook_tables
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
@@ -61,9 +61,7 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(
-    settings: Settings, clock: Clock | None = None, poster: Poster | None = None
-) -> Services:
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Load and validate the workflows, open the stores, create missing tables."""
     clock = clock or SystemClock()
     workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
@@ -93,7 +91,7 @@ def build_services(
         tolerate_concurrent_setup(projections.create_schema)
         tolerate_concurrent_setup(lambda: _create_tables(engine))
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
-    webhooks = Webhooks(engine, projections, directory, clock, poster or HttpPoster())
+    webhooks = Webhooks(engine, projections, directory, clock, HttpPoster())
     return Services(
         settings, database, engine, directory, workflows, cases, clock, projections, rules, webhooks
     )

@@ -112,7 +112,9 @@ class Settings(BaseSettings):
         """`request_threads`, or the default for the database (bench/results.md measured it)."""
         if self.request_threads is not None:
             return self.request_threads
-        return SQLITE_REQUEST_THREADS if self.database_url.startswith("sqlite") else 40
+        sqlite = self.database_url.startswith("sqlite")
+        return SQLITE_REQUEST_THREADS if sqlite else POSTGRES_REQUEST_THREADS
 
 
 SQLITE_REQUEST_THREADS = 2
+POSTGRES_REQUEST_THREADS = 40  # anyio's own default
