@@ -12,10 +12,16 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.utils import get_topic
 
-from mediation.application.transcodings import TRANSCODINGS
+from mediation.application.transcodings import TRANSCODINGS, CaseTranscoder
 from mediation.application.views import (
     ActionInfo,
     CaseView,
@@ -77,6 +83,11 @@ class CaseApplication(Application[UUID]):
         self.directory = directory
         self.clock = clock or SystemClock()
         self.calendar = calendar or WorkingCalendar()
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = CaseTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

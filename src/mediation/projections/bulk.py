@@ -1,25 +1,39 @@
-"""Inserting many rows fast: one compiled statement, each value through its column's processor.
+"""Inserting many rows fast: one compiled statement, each value through its column's converter.
 
 SQLAlchemy's general `execute(insert(table), rows)` costs about as much per row as the view's
 own work; a batch of a view inserts thousands of rows, so the statement and the per-column
-bind processors are prepared once per table and dialect, and the rows go to `executemany`.
+converters are prepared once per table and dialect, and the rows go to `executemany`.
+
+A converter is the column type's own bind processor, except for the types a view writes on
+every row, where a shorter path gives the same stored value (`tests/projections/test_bulk.py`
+checks each against SQLAlchemy's): on SQLite a moment, a UUID and a date become the same text
+SQLAlchemy writes, in one or two C calls instead of a chain of Python ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Date, Table, Uuid, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from mediation.projections.columns import UTCDateTime
+
+Converter = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
 class _Prepared:
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in statement order
+    converters: tuple[tuple[int, Converter], ...]  # (index in the values, its converter)
     positional: bool
 
 
@@ -32,17 +46,52 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     prepared = _prepare(table, conn.dialect)
-    pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
-    values = [
-        tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-        for row in rows
-    ]
+    values = [prepared.values(row) for row in rows]
+    if prepared.converters:
+        values = [_converted(list(row), prepared.converters) for row in values]
     if prepared.positional:
         conn.exec_driver_sql(prepared.sql, values)
     else:
         conn.exec_driver_sql(
             prepared.sql, [dict(zip(prepared.names, v, strict=True)) for v in values]
         )
+
+
+def _converted(row: list[Any], converters: tuple[tuple[int, Converter], ...]) -> tuple[Any, ...]:
+    for index, convert in converters:
+        row[index] = convert(row[index])
+    return tuple(row)
+
+
+def converter(column_type: TypeEngine[Any], dialect: Dialect) -> Converter | None:
+    """How a value of this type is bound on this dialect (None: as it is)."""
+    if dialect.name == "sqlite":
+        if isinstance(column_type, UTCDateTime):
+            return sqlite_moment
+        if isinstance(column_type, Uuid) and column_type.as_uuid:
+            return _uuid_hex
+        if isinstance(column_type, Date):
+            return _date_iso
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def sqlite_moment(value: datetime | None) -> str | None:
+    """A timezone-aware moment as SQLAlchemy's SQLite DATETIME stores it, in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        msg = "a moment needs a time zone"
+        raise ValueError(msg)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _uuid_hex(value: UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
+def _date_iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _prepare(table: Table, dialect: Dialect) -> _Prepared:
@@ -56,8 +105,14 @@ def _prepare(table: Table, dialect: Dialect) -> _Prepared:
             else tuple(c.key for c in columns)
         )
         by_key = {c.key: c for c in columns}
-        processors = tuple(
-            by_key[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        converters = tuple(
+            (index, convert)
+            for index, name in enumerate(names)
+            if (convert := converter(by_key[name].type, dialect)) is not None
         )
-        _prepared[key] = _Prepared(compiled.string, names, processors, dialect.positional)
+        getter = itemgetter(*names)
+        values: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+            getter if len(names) > 1 else (lambda row: (getter(row),))
+        )
+        _prepared[key] = _Prepared(compiled.string, names, values, converters, dialect.positional)
     return _prepared[key]

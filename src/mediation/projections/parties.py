@@ -37,4 +37,4 @@ class PartyKeys:
 
     def _hash(self, kind: str, value: str) -> str:
         message = f"{kind}\x1f{value}".encode()
-        return hmac.new(self._salt, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._salt, message, hashlib.sha256).hex()[:32]

@@ -1,0 +1,164 @@
+"""The bulk insert's short paths store exactly what SQLAlchemy's own bind processors store."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from psycopg.types.json import Json, Jsonb
+from sqlalchemy import Date, MetaData, Table, Uuid, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from mediation.domain import VOCABULARY
+from mediation.projections.audit import AuditView
+from mediation.projections.bulk import converter, insert_rows
+from mediation.projections.columns import NO_DEADLINE, UTCDateTime
+from mediation.projections.parties import PartyKeys
+from mediation.projections.queue import QueueView
+from mediation.projections.stats import StatsView
+from mediation.store import Database
+from mediation.workflows import WorkflowRegistry
+from tests.projections.projection_support import SALT
+
+DIALECTS: list[Dialect] = [sqlite.dialect(), postgresql.psycopg.dialect()]  # type: ignore[attr-defined]
+zones = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+moments = st.datetimes(
+    min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30), timezones=zones
+)
+
+
+def sqlalchemy_bind(column_type: TypeEngine[Any], dialect: Dialect, value: Any) -> Any:
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return _comparable(value if process is None else process(value))
+
+
+def bound(column_type: TypeEngine[Any], dialect: Dialect, value: Any) -> Any:
+    convert = converter(column_type, dialect)
+    return _comparable(value if convert is None else convert(value))
+
+
+def _comparable(value: Any) -> Any:
+    """psycopg's JSON wrapper has no equality of its own: compare what it wraps, and how."""
+    return (type(value), value.obj) if isinstance(value, Json | Jsonb) else value
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@given(moment=moments | st.just(NO_DEADLINE) | st.none())
+def test_a_moment_is_bound_as_sqlalchemy_binds_it(dialect: Dialect, moment: datetime) -> None:
+    assert bound(UTCDateTime(), dialect, moment) == sqlalchemy_bind(UTCDateTime(), dialect, moment)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@given(value=st.uuids() | st.none())
+def test_a_uuid_is_bound_as_sqlalchemy_binds_it(dialect: Dialect, value: uuid.UUID) -> None:
+    assert bound(Uuid(), dialect, value) == sqlalchemy_bind(Uuid(), dialect, value)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@given(value=st.dates() | st.none())
+def test_a_date_is_bound_as_sqlalchemy_binds_it(dialect: Dialect, value: date) -> None:
+    assert bound(Date(), dialect, value) == sqlalchemy_bind(Date(), dialect, value)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+def test_a_moment_without_a_time_zone_is_refused(dialect: Dialect) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        bound(UTCDateTime(), dialect, datetime(2026, 3, 2, 9, 0))
+
+
+SAMPLES: dict[str, Any] = {
+    "UTCDateTime": datetime(2026, 3, 2, 9, 0, 0, 7, tzinfo=timezone(timedelta(hours=8))),
+    "Uuid": uuid.uuid4(),
+    "Date": date(2026, 3, 2),
+    "JSON": {"a": [1, "中"], "b": None},
+    "Boolean": True,
+    "Float": 1.5,
+    "Integer": 3,
+    "BigInteger": 2**40,
+    "String": "邻里",
+}
+
+
+def test_every_column_of_every_view_is_bound_as_sqlalchemy_binds_it() -> None:
+    """Column types without a short path fall back to SQLAlchemy's own processor."""
+    workflows = WorkflowRegistry.load(VOCABULARY)
+    views = [QueueView(workflows), AuditView(), StatsView(workflows, PartyKeys(SALT))]
+    checked = set()
+    for view in views:
+        tables = view.define(MetaData(), "_check")
+        for table in vars(tables).values():
+            for column in table.columns:
+                sample = SAMPLES[type(column.type).__name__]
+                for dialect in DIALECTS:
+                    assert bound(column.type, dialect, sample) == sqlalchemy_bind(
+                        column.type, dialect, sample
+                    ), f"{table.name}.{column.name} on {dialect.name}"
+                    assert bound(column.type, dialect, None) == sqlalchemy_bind(
+                        column.type, dialect, None
+                    ), f"{table.name}.{column.name} on {dialect.name}, None"
+                checked.add(type(column.type).__name__)
+    assert checked == set(SAMPLES)
+
+
+def test_rows_inserted_in_bulk_are_stored_as_sqlalchemys_insert_stores_them(
+    database: Database,
+) -> None:
+    workflows = WorkflowRegistry.load(VOCABULARY)
+    metadata = MetaData()
+    tables = QueueView(workflows).define(metadata, "_bulk")
+    twin = QueueView(workflows).define(MetaData(), "_core").cases
+    engine = database.create_engine()
+    metadata.create_all(engine)
+    twin.create(engine)
+    moment = datetime(2026, 3, 2, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    rows = [_queue_row(uuid.uuid4(), moment, due) for due in (moment + timedelta(days=3), None)]
+    try:
+        with engine.begin() as conn:
+            insert_rows(conn, tables.cases, rows)
+            conn.execute(insert(twin), rows)
+        with engine.connect() as conn:
+            assert _raw(conn, tables.cases) == _raw(conn, twin)
+            stored = conn.execute(select(tables.cases).order_by(tables.cases.c.case_id)).all()
+        assert {row.case_id: row.last_activity for row in stored} == {
+            row["case_id"]: moment.astimezone(UTC) for row in rows
+        }
+    finally:
+        engine.dispose()
+
+
+def _raw(conn: Any, table: Table) -> list[tuple[Any, ...]]:
+    """The stored values as the database keeps them (text on SQLite), without type processing."""
+    columns = ", ".join(f'CAST("{c.name}" AS TEXT)' for c in table.columns)
+    query = text(f'SELECT {columns} FROM "{table.name}" ORDER BY "case_id"')
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def _queue_row(case_id: uuid.UUID, moment: datetime, due: datetime | None) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "workflow": "dispute@1",
+        "center": "town",
+        "summary": "邻里纠纷",
+        "dispute_type": "neighbour",
+        "channel": "window",
+        "risk": "low",
+        "phase": "intake",
+        "status": "registered",
+        "assignee": None,
+        "clocks": {"intake_decision": "2026-03-03T09:00:00.000000+00:00"},
+        "next_due": due,
+        "next_clock": None if due is None else "intake_decision",
+        "sort_due": due or NO_DEADLINE,
+        "escalation_level": 0,
+        "last_activity": moment,
+        "registered_at": moment,
+        "is_open": True,
+    }
