@@ -45,27 +45,36 @@ def head(services: Services) -> int:
     return services.cases.recorder.max_notification_id() or 0
 
 
+@pytest.mark.parametrize("where", ["while folding", "after writing its rows"])
 def test_a_fault_mid_batch_commits_neither_rows_nor_position_and_a_restart_applies_each_event_once(
-    services: Services, desk: Desk, projections: Projections
+    services: Services, desk: Desk, projections: Projections, where: str
 ) -> None:
     populate(desk)
     stats = projections.views["stats"]
-    stats.flush_every = 2  # rows of the batch's first events are written before the fault
 
     def fail_at_13(position: int) -> None:
         if position == 13:
             raise InjectedFaultError(position)
 
-    stats.fault = fail_at_13
+    def fail_before_commit(view: str, batch: Sequence[Recorded]) -> None:
+        if view == "stats":  # called with the batch's rows written, not yet committed
+            for recorded in batch:
+                fail_at_13(recorded.position)
+
+    if where == "while folding":
+        stats.fault = fail_at_13
+    else:
+        projections.processor.before_commit = fail_before_commit
 
     with pytest.raises(InjectedFaultError):
         projections.catch_up(["stats"])
 
     assert projections.position("stats") == 10  # batches of 5: the third one failed
-    tables = stats.tables(1)
     with services.engine.connect() as conn:
+        tables = stats.tables(1)
         assert (conn.scalar(select(func.max(tables.facts.c.position))) or 0) <= 10
     stats.fault = None
+    projections.processor.before_commit = None
     projections.catch_up()
     check_views_equal_fold(projections, desk, services.clock.now())
 
@@ -80,7 +89,6 @@ services = build_services(Settings(database_url=sys.argv[1]))
 projections = build_projections(
     services.engine, services.cases, services.workflows, sys.argv[2].encode(), batch_size=5
 )
-projections.views["audit"].flush_every = 2
 
 def die(view, batch):
     if any(recorded.position == 13 for recorded in batch):
@@ -173,6 +181,36 @@ def test_two_workers_on_one_view_apply_each_event_exactly_once(
     assert {Outcome.LOST, Outcome.BUSY} & set(outcomes), "the workers never contended"
     for engine in engines:
         engine.dispose()
+
+
+def test_a_batch_planned_while_another_worker_applies_it_is_not_written_twice(
+    services: Services, database: Database, desk: Desk, projections: Projections
+) -> None:
+    """SQLite: the first worker folds outside the write lock, the second applies the same
+    batch meanwhile, so the first one's claim fails. PostgreSQL: the first holds the view's
+    lock while it folds, so the second finds it busy. Either way, each event once."""
+    populate(desk)
+    engine = database.create_engine()
+    other = build_projections(engine, services.cases, services.workflows, SALT, batch_size=5)
+    overtaken: list[int] = []
+
+    def let_the_other_worker_in(position: int) -> None:
+        if not overtaken:
+            overtaken.append(position)
+            other.catch_up(["audit"])
+
+    audit = projections.views["audit"]
+    audit.fault = let_the_other_worker_in
+    try:
+        projections.catch_up(["audit"])
+    finally:
+        audit.fault = None
+        engine.dispose()
+
+    assert overtaken == [1]
+    assert projections.position("audit") == head(services)
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, services.clock.now())
 
 
 def test_a_gap_in_the_log_is_passed_over(

@@ -36,6 +36,13 @@ class AuditTables:
     cases: Table  # each case's center and latest status, for the next event's "before"
 
 
+@dataclass(frozen=True)
+class AuditPlan:
+    events: list[dict[str, Any]]  # a row per event
+    known: set[Any]  # cases whose stored rows are replaced
+    cases: dict[Any, dict[str, Any]]  # each touched case's center and status after the batch
+
+
 class AuditView(View[AuditTables]):
     name = "audit"
 
@@ -70,21 +77,24 @@ class AuditView(View[AuditTables]):
         )
         return AuditTables(events, cases)
 
-    def _apply(self, conn: Connection, tables: AuditTables, chunk: Sequence[Recorded]) -> None:
+    def _plan(self, conn: Connection, tables: AuditTables, batch: Sequence[Recorded]) -> AuditPlan:
         cases = tables.cases
-        known = {r.event.originator_id for r in chunk if not isinstance(r.event, Case.Registered)}
+        known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
         state: dict[Any, dict[str, Any]] = {}
         if known:
             query = select(cases).where(cases.c.case_id.in_(known))
             state = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
         rows = []
-        for recorded in chunk:
+        for recorded in batch:
             rows.append(_row(state, recorded))
             self.folded(recorded.position)
-        insert_rows(conn, tables.events, rows)
-        if known:
-            conn.execute(delete(cases).where(cases.c.case_id.in_(known)))
-        insert_rows(conn, cases, list(state.values()))
+        return AuditPlan(rows, known, state)
+
+    def _write(self, conn: Connection, tables: AuditTables, plan: AuditPlan) -> None:
+        insert_rows(conn, tables.events, plan.events)
+        if plan.known:
+            conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(plan.known)))
+        insert_rows(conn, tables.cases, list(plan.cases.values()))
 
 
 def _row(state: dict[Any, dict[str, Any]], recorded: Recorded) -> dict[str, Any]:

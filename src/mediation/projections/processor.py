@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from mediation.projections import tracking
 from mediation.projections.log import EventLog
@@ -19,6 +20,10 @@ from mediation.projections.view import Recorded, View
 BeforeCommit = Callable[[str, Sequence[Recorded]], None]
 Progress = Callable[[int, int], None]
 Target = tuple[View[Any], int]  # a view and the generation of its tables to write
+
+
+_UNPLANNED = object()  # the plan is made inside the writing transaction
+_MOVED = object()  # the position moved while planning: nothing to write
 
 
 class Outcome(StrEnum):
@@ -112,6 +117,18 @@ class Processor:
     def _apply(
         self, view: View[Any], generation: int, start: int, end: int, events: Sequence[Recorded]
     ) -> Step:
+        """Apply a batch in one transaction that first moves the position from `start` (guarded).
+
+        On SQLite, which has one writer at a time, the batch is planned (read and folded)
+        before that transaction, so the write lock is held only to write: views rebuilt by
+        several processes fold side by side. A plan made on rows another worker changed
+        meanwhile is never written: that worker moved the position first, so the claim fails.
+        """
+        plan: Any = _UNPLANNED
+        if events and not self._postgres:
+            plan = self._plan_apart(view, generation, start, events)
+            if plan is _MOVED:
+                return Step(Outcome.LOST, start)
         with (
             self.engine.connect() as conn,
             _relaxed_durability(conn),
@@ -124,10 +141,28 @@ class Processor:
                 transaction.rollback()
                 return Step(Outcome.LOST, start)
             if events:
-                view.apply(conn, generation, events)
+                if plan is _UNPLANNED:
+                    plan = view.plan(conn, generation, events)
+                view.write(conn, generation, plan)
             if self.before_commit is not None:
                 self.before_commit(view.name, events)
         return Step(Outcome.APPLIED, end, len(events))
+
+    def _plan_apart(
+        self, view: View[Any], generation: int, start: int, events: Sequence[Recorded]
+    ) -> Any:
+        """The view's plan for the batch, or _MOVED if its position left `start` (another
+        worker, or a rebuild that dropped this generation)."""
+        with self.engine.connect() as conn:
+            if tracking.position(conn, view.name, generation) != start:
+                return _MOVED
+            try:
+                return view.plan(conn, generation, events)
+            except DBAPIError:
+                conn.rollback()
+                if tracking.position(conn, view.name, generation) != start:
+                    return _MOVED  # e.g. its tables were dropped under the plan's reads
+                raise
 
     def _locked(self, conn: Connection, view: str, generation: int) -> bool:
         """On PostgreSQL, one worker per view generation at a time (released at commit)."""

@@ -38,6 +38,12 @@ class QueueTables:
     cases: Table
 
 
+@dataclass(frozen=True)
+class QueuePlan:
+    known: set[Any]  # cases whose stored rows are replaced
+    rows: dict[Any, Row]  # each touched case's row after the batch
+
+
 class QueueView(View[QueueTables]):
     """Closed cases keep their row (marked closed) so that a reopened case comes back whole."""
 
@@ -87,20 +93,24 @@ class QueueView(View[QueueTables]):
             )
         return QueueTables(table)
 
-    def _apply(self, conn: Connection, tables: QueueTables, chunk: Sequence[Recorded]) -> None:
+    def _plan(self, conn: Connection, tables: QueueTables, batch: Sequence[Recorded]) -> QueuePlan:
         table = tables.cases
-        known = {r.event.originator_id for r in chunk if not isinstance(r.event, Case.Registered)}
+        known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
         rows: dict[Any, Row] = {}
         if known:
             query = select(table).where(table.c.case_id.in_(known))
             rows = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
-        for recorded in chunk:
+        for recorded in batch:
             self._fold(rows, recorded.event)
             self.folded(recorded.position)
-        if known:
-            conn.execute(delete(table).where(table.c.case_id.in_(known)))
-        if rows:
-            insert_rows(conn, table, list(rows.values()))
+        return QueuePlan(known, rows)
+
+    def _write(self, conn: Connection, tables: QueueTables, plan: QueuePlan) -> None:
+        table = tables.cases
+        if plan.known:
+            conn.execute(delete(table).where(table.c.case_id.in_(plan.known)))
+        if plan.rows:
+            insert_rows(conn, table, list(plan.rows.values()))
 
     def _fold(self, rows: dict[Any, Row], event: Case.Event) -> None:
         if isinstance(event, Case.Registered):

@@ -106,12 +106,12 @@ class StatsView(View[StatsTables]):
         Index(f"ix_stats_parties{suffix}_key", parties.c.party_key)
         return StatsTables(facts, cases, parties)
 
-    def _apply(self, conn: Connection, tables: StatsTables, chunk: Sequence[Recorded]) -> None:
-        state = self._load(conn, tables, chunk)
-        for recorded in chunk:
+    def _plan(self, conn: Connection, tables: StatsTables, batch: Sequence[Recorded]) -> Chunk:
+        state = self._load(conn, tables, batch)
+        for recorded in batch:
             fold(state, recorded, self._statuses, self._party_keys, self.zone)
             self.folded(recorded.position)
-        self._write(conn, tables, state)
+        return state
 
     def _load(self, conn: Connection, tables: StatsTables, chunk: Sequence[Recorded]) -> Chunk:
         """The rows of the cases this chunk touches, and of cases sharing a new case's parties."""

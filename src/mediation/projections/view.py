@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.schema import CreateTable
@@ -40,8 +40,6 @@ class View(ABC, Generic[T]):
         self._generations: dict[int, tuple[MetaData, T]] = {}
         self._lock = threading.Lock()
         self.fault: FaultHook | None = None
-        # Write to the database every N events within a batch (None: once per batch).
-        self.flush_every: int | None = None
 
     def tables(self, generation: int) -> T:
         return self._generation(generation)[1]
@@ -77,9 +75,21 @@ class View(ABC, Generic[T]):
 
     def apply(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> None:
         """Apply a batch inside the caller's transaction."""
-        tables = self.tables(generation)
-        for chunk in _chunks(batch, self.flush_every or len(batch) or 1):
-            self._apply(conn, tables, chunk)
+        self.write(conn, generation, self.plan(conn, generation, batch))
+
+    def plan(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> Any:
+        """Work out what `batch` changes, reading the tables but writing nothing.
+
+        The processor calls this before it takes the write lock (SQLite has one writer at a
+        time), so views rebuilt in several processes fold side by side; the plan is written
+        only if the view's position has not moved meanwhile. By default the plan is the batch
+        itself, and `_apply` does all the work in `write`.
+        """
+        return self._plan(conn, self.tables(generation), batch)
+
+    def write(self, conn: Connection, generation: int, plan: Any) -> None:
+        """Write a plan made by `plan`, inside the caller's transaction."""
+        self._write(conn, self.tables(generation), plan)
 
     def folded(self, position: int) -> None:
         """Each view calls this after folding an event in memory."""
@@ -90,8 +100,16 @@ class View(ABC, Generic[T]):
     def define(self, metadata: MetaData, suffix: str) -> T:
         """Declare this view's tables in `metadata`, every name ending in `suffix`."""
 
-    @abstractmethod
-    def _apply(self, conn: Connection, tables: T, chunk: Sequence[Recorded]) -> None: ...
+    def _plan(self, conn: Connection, tables: T, batch: Sequence[Recorded]) -> Any:
+        return batch
+
+    def _write(self, conn: Connection, tables: T, plan: Any) -> None:
+        self._apply(conn, tables, plan)
+
+    def _apply(self, conn: Connection, tables: T, batch: Sequence[Recorded]) -> None:
+        """Read, fold and write a batch: a view does this, or splits it into `_plan` and
+        `_write`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _apply nor _write")
 
     def _generation(self, generation: int) -> tuple[MetaData, T]:
         with self._lock:
@@ -100,8 +118,3 @@ class View(ABC, Generic[T]):
                 tables = self.define(metadata, f"_g{generation}")
                 self._generations[generation] = (metadata, tables)
             return self._generations[generation]
-
-
-def _chunks(batch: Sequence[Recorded], size: int) -> Iterator[Sequence[Recorded]]:
-    for start in range(0, len(batch), size):
-        yield batch[start : start + size]
