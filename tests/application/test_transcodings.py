@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediation.application.transcodings import TRANSCODINGS, CaseTranscoder
@@ -41,17 +42,29 @@ leaves = (
     | st.none()
     | st.booleans()
 )
-# Plain dicts that look like a transcoded object, too: {"_type_": ..., "_data_": ...} keys.
-values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["_type_", "_data_", "a", "due_at"]) | texts, inner, max_size=4
-        )
-    ),
-    max_leaves=20,
+
+
+def nested(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+        max_leaves=20,
+    )
+
+
+# Values an event can carry; and plain dicts that look like a transcoded object, too.
+values = nested(st.sampled_from(["a", "due_at"]) | texts)
+lookalikes = nested(st.sampled_from(["_type_", "_data_", "role", "user", "center"]) | texts)
+names = st.sampled_from(["actor", "party", "datetime_iso", "uuid_hex", "date_iso", "unknown"])
+fields = leaves | st.sampled_from(["clerk", "applicant", "2026-03-02T09:00:00+08:00"])
+shaped = st.fixed_dictionaries(
+    {},
+    optional={
+        key: fields | st.lists(st.integers(), max_size=2)
+        for key in ("user", "role", "center", "id", "name", "phone", "id_number")
+    },
 )
+lookalikes |= st.fixed_dictionaries({"_type_": names, "_data_": shaped | fields | lookalikes})
 
 
 def outcome(transcoder: JSONTranscoder, data: bytes) -> tuple[str, Any]:
@@ -62,7 +75,8 @@ def outcome(transcoder: JSONTranscoder, data: bytes) -> tuple[str, Any]:
         return "error", type(error)
 
 
-@given(value=values)
+@settings(max_examples=500)
+@given(value=values | lookalikes)
 def test_any_value_decodes_as_the_generic_transcoder_decodes_it(value: Any) -> None:
     encoded = GENERIC.encode({"value": value})
     assert outcome(FAST, encoded) == outcome(GENERIC, encoded)
@@ -78,3 +92,14 @@ def test_the_case_application_stores_and_reads_with_the_case_transcoder(
     services: Services,
 ) -> None:
     assert isinstance(services.cases.mapper.transcoder, CaseTranscoder)
+
+
+@pytest.mark.parametrize("number", [2**63, 2**63 + 1, -(2**63) - 1, 2**70, 10**30])
+def test_an_integer_orjson_would_read_as_a_float_is_read_exactly(number: int) -> None:
+    encoded = FAST.encode({"value": number, "nested": [{"value": number}]})
+    assert FAST.decode(encoded) == {"value": number, "nested": [{"value": number}]}
+    assert type(FAST.decode(encoded)["value"]) is int
+
+
+def test_text_orjson_refuses_is_read_by_the_standard_parser() -> None:
+    assert FAST.decode(b'{"value": NaN, "at": 1e400}')["at"] == float("inf")

@@ -80,10 +80,9 @@ class View(ABC, Generic[T]):
     def plan(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> Any:
         """Work out what `batch` changes, reading the tables but writing nothing.
 
-        The processor calls this before it takes the write lock (SQLite has one writer at a
-        time), so views rebuilt in several processes fold side by side; the plan is written
-        only if the view's position has not moved meanwhile. By default the plan is the batch
-        itself, and `_apply` does all the work in `write`.
+        On SQLite the processor calls this before it takes the one write lock, and writes the
+        plan only if the view's position has not moved meanwhile. By default the plan is the
+        batch itself, and `_apply` does all the work in `write`.
         """
         return self._plan(conn, self.tables(generation), batch)
 
