@@ -105,7 +105,7 @@ class CaseTranscoder(JSONTranscoder):
             for key, item in value.items():
                 kind = type(item)
                 if kind is dict or kind is list:
-                    value[key] = self._revive(item)
+                    value[key] = self._revive_one(item)
                 elif kind is float and abs(item) >= _INTEGERS_AS_FLOATS:
                     raise _IntegerAsFloatError
             return self._decode_obj(value)
@@ -113,11 +113,19 @@ class CaseTranscoder(JSONTranscoder):
         for item in value:
             kind = type(item)
             if kind is dict or kind is list:
-                item = self._revive(item)
+                item = self._revive_one(item)
             elif kind is float and abs(item) >= _INTEGERS_AS_FLOATS:
                 raise _IntegerAsFloatError
             revived.append(item)
         return revived
+
+    def _revive_one(self, item: Any) -> Any:
+        """A moment (most of the objects) without a call per level; anything else as above."""
+        if len(item) == 2 and type(item) is dict and item.get("_type_") == "datetime_iso":
+            data = item.get("_data_")
+            if type(data) is str:
+                return datetime.fromisoformat(data)
+        return self._revive(item)
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         if len(d) != 2 or "_type_" not in d or "_data_" not in d:
