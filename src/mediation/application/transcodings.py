@@ -79,7 +79,8 @@ class CaseTranscoder(JSONTranscoder):
     """The library's JSON transcoder (same stored form), decoding faster.
 
     Reading is what a rebuild of the views and every load of a case spend most on: the text is
-    parsed by orjson (measured: half the time of the standard parser on these events), and the
+    parsed by orjson (measured on stored events: it parses in half the standard parser's time;
+    decoding, object hook included, takes about a fifth less), and the
     `{"_type_", "_data_"}` objects are then turned into values inner first, as the standard
     parser's object hook does; moments, actors and parties (eight or nine per event) directly,
     any other name the library's generic way. What orjson refuses and the standard parser
