@@ -22,11 +22,12 @@ from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueView
 from mediation.projections.stats import StatsView
+from mediation.projections.view import View
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
 from tests.projections.projection_support import SALT
 
-DIALECTS: list[Dialect] = [sqlite.dialect(), postgresql.psycopg.dialect()]  # type: ignore[attr-defined]
+DIALECTS: list[Dialect] = [sqlite.dialect(), postgresql.psycopg.dialect()]  # type: ignore[no-untyped-call]
 zones = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
 )
@@ -90,7 +91,11 @@ SAMPLES: dict[str, Any] = {
 def test_every_column_of_every_view_is_bound_as_sqlalchemy_binds_it() -> None:
     """Column types without a short path fall back to SQLAlchemy's own processor."""
     workflows = WorkflowRegistry.load(VOCABULARY)
-    views = [QueueView(workflows), AuditView(), StatsView(workflows, PartyKeys(SALT))]
+    views: list[View[Any]] = [
+        QueueView(workflows),
+        AuditView(),
+        StatsView(workflows, PartyKeys(SALT)),
+    ]
     checked = set()
     for view in views:
         tables = view.define(MetaData(), "_check")
