@@ -73,10 +73,6 @@ class View(ABC, Generic[T]):
         for table in self._generation(generation)[0].sorted_tables:
             conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
-    def apply(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> None:
-        """Apply a batch inside the caller's transaction."""
-        self.write(conn, generation, self.plan(conn, generation, batch))
-
     def plan(self, conn: Connection, generation: int, batch: Sequence[Recorded]) -> Any:
         """Work out what `batch` changes, reading the tables but writing nothing.
 
