@@ -154,11 +154,10 @@ class Processor:
     def _plan_apart(
         self, view: View[Any], generation: int, start: int, events: Sequence[Recorded]
     ) -> Any:
-        """The view's plan for the batch, or _MOVED if its position left `start` (another
-        worker, or a rebuild that dropped this generation)."""
+        """The view's plan for the batch, or _MOVED if reading failed because its position left
+        `start` (a rebuild dropped this generation's tables). `step_all` has just read the
+        position; a move after that is caught by the claim in the writing transaction."""
         with self.engine.connect() as conn:
-            if tracking.position(conn, view.name, generation) != start:
-                return _MOVED
             try:
                 return view.plan(conn, generation, events)
             except DBAPIError:
