@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
@@ -59,15 +65,48 @@ class Database:
         """An engine for the SQLAlchemy tables, tuned for this backend."""
         if self.is_sqlite:
             engine = create_engine(
-                self.sqlalchemy_url(), connect_args={"timeout": 10, "check_same_thread": False}
+                self.sqlalchemy_url(),
+                connect_args={"timeout": 10, "check_same_thread": False},
+                json_serializer=json_text,
             )
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         schema = self._parsed().query.get("schema")
         connect_args = {"options": f"-csearch_path={schema}"} if isinstance(schema, str) else {}
         return create_engine(
-            self.sqlalchemy_url(), pool_size=10, max_overflow=10, connect_args=connect_args
+            self.sqlalchemy_url(),
+            pool_size=10,
+            max_overflow=10,
+            connect_args=connect_args,
+            json_serializer=json_text,
         )
+
+
+def json_text(value: Any) -> str:
+    """The text of a JSON column: what `json.dumps` writes, by orjson, which also writes
+    moments and dates (ISO 8601, as `isoformat`), UUIDs, enums and dataclasses.
+
+    The views write the audit trail's event data this way, one document per event: orjson
+    takes a tenth of the standard encoder's time and, writing the parties' Chinese names as
+    UTF-8 rather than escapes, a smaller row. An integer beyond 64 bits, which orjson refuses,
+    goes to the standard encoder. (Floats: orjson writes NaN and infinities as null, where
+    `json.dumps` writes text no JSON parser, PostgreSQL's included, accepts.)
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    """What orjson makes of a value the standard encoder does not know."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -121,11 +121,18 @@ class CaseTranscoder(JSONTranscoder):
         return revived
 
     def _revive_one(self, item: Any) -> Any:
-        """A moment (most of the objects) without a call per level; anything else as above."""
-        if len(item) == 2 and type(item) is dict and item.get("_type_") == "datetime_iso":
-            data = item.get("_data_")
-            if type(data) is str:
-                return datetime.fromisoformat(data)
+        """A moment, an actor or a party (most of the objects) without a call per level, when
+        its data holds nothing to revive; anything else as above."""
+        if len(item) == 2 and type(item) is dict:
+            name = item.get("_type_")
+            if name == "datetime_iso":
+                data = item.get("_data_")
+                if type(data) is str:
+                    return datetime.fromisoformat(data)
+            elif name == "actor" or name == "party":
+                data = item.get("_data_")
+                if type(data) is dict and _flat(data):
+                    return self._decode_obj(item)
         return self._revive(item)
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
@@ -145,6 +152,17 @@ class CaseTranscoder(JSONTranscoder):
                 data["id_number"],
             )
         return super()._decode_obj(d)
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    """Whether a dict's values are all text or null and it is no object itself: nothing in it
+    to revive."""
+    if "_type_" in data:
+        return False
+    for value in data.values():  # noqa: SIM110 - a loop: all() over a generator costs more here
+        if value is not None and type(value) is not str:
+            return False
+    return True
 
 
 def _enum(members: dict[str, E], kind: type[E], value: Any) -> E:

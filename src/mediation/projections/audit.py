@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,9 +21,8 @@ from sqlalchemy import (
     select,
 )
 
-from mediation.application.views import BASE_FIELDS, MASK
+from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
-from mediation.domain.values import Actor, Party
 from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
@@ -126,28 +124,11 @@ HIDDEN = BASE_FIELDS | {"fingerprint"}
 
 
 def _data(event: Case.Event) -> dict[str, Any]:
-    """The event's own facts as JSON values, parties masked as the application masks them."""
-    return {k: _plain(v) for k, v in vars(event).items() if k not in HIDDEN}
-
-
-def _plain(value: Any) -> Any:
-    # Written for speed (a rebuild calls it for every event): no dataclasses.asdict deep copies.
-    if value is None or isinstance(value, str | int | float):
-        return value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Party):
-        return {
-            "id": value.id,
-            "role": str(value.role),
-            "name": value.name,
-            "phone": None if value.phone is None else MASK,
-            "id_number": None if value.id_number is None else MASK,
-        }
-    if isinstance(value, Actor):
-        return {"user": value.user, "role": str(value.role), "center": value.center}
-    return str(value)  # UUID and other value types
+    """The event's own facts, parties masked as the application masks them. The values stay
+    as they are (moments, enums, dataclasses): the engine's JSON encoder writes them
+    (`store.json_text`), in one C call per event."""
+    data = {k: v for k, v in vars(event).items() if k not in HIDDEN}
+    parties = data.get("parties")
+    if parties:
+        data["parties"] = [mask_party(party) for party in parties]
+    return data
