@@ -3,6 +3,7 @@ never applies an event twice or skips one."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from mediation.domain.decisions import execute
 from mediation.domain.ports import Context
 from mediation.projections import Projections, build_projections
 from mediation.projections.log import EventLog
-from mediation.projections.processor import Outcome, Processor
+from mediation.projections.processor import Outcome, Processor, collector_paused
 from mediation.projections.view import Recorded, View
 from mediation.store import Database
 from tests.projections.projection_support import SALT, Desk, check_views_equal_fold, registration
@@ -298,3 +299,40 @@ def test_the_standard_views_build_with_the_default_batch_size(services: Services
     built.create_schema()  # a second start-up finds everything in place
 
     assert [s.generation for s in built.status()] == [1, 1, 1]
+
+
+def test_the_garbage_collector_is_off_while_a_batch_folds_and_back_on_after_a_failing_one(
+    desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    seen: list[bool] = []
+
+    def look_then_fail(position: int) -> None:
+        seen.append(gc.isenabled())
+        raise InjectedFaultError(position)
+
+    projections.views["queue"].fault = look_then_fail
+    with pytest.raises(InjectedFaultError):
+        projections.catch_up(["queue"])
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_the_collector_comes_back_when_the_last_of_overlapping_batches_ends() -> None:
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the other batch still runs
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_program_stays_off_after_a_batch() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +77,19 @@ class Processor:
             ]
         steps: dict[int, Step] = {}
         failures: list[Exception] = []
+        with collector_paused():
+            self._step_from(targets, starts, steps, failures)
+        if failures:
+            raise failures[0]
+        return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))]
+
+    def _step_from(
+        self,
+        targets: Sequence[Target],
+        starts: list[int | None],
+        steps: dict[int, Step],
+        failures: list[Exception],
+    ) -> None:
         for start in sorted({s for s in starts if s is not None}):
             batch = self.log.read(start, self.batch_size)
             for index in (i for i, s in enumerate(starts) if s == start):
@@ -87,9 +102,6 @@ class Processor:
                 except Exception as error:  # raised below, once the other targets had their turn
                     failures.append(error)
                     steps[index] = Step(Outcome.LOST, start)
-        if failures:
-            raise failures[0]
-        return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))]
 
     def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
         return self.catch_up_all([(view, generation)], progress)[0]
@@ -209,6 +221,41 @@ def _relaxed_durability(conn: Connection, checkpoint_pages: int | None = None) -
         for statement in restore:
             conn.exec_driver_sql(statement)
         conn.commit()
+
+
+class _CollectorPause:
+    """Python's cyclic garbage collector, off while any thread applies a batch.
+
+    A batch makes and drops hundreds of thousands of containers (events, rows, plans), which
+    set off collections that walk all of them while they are still alive: a tenth of a
+    rebuild's time (measured: 1.7 s of 15 s on 100,000 events). Reference counting frees a
+    batch's objects as it ends; what cycles it leaves wait for the next collection, once the
+    collector is back on, as after any batch. The pause is counted across threads, so the
+    collector comes back when the last batch ends, and only if it was on before the first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
 
 
 def lock_key(name: str) -> int:
