@@ -67,5 +67,14 @@ def test_an_integer_beyond_64_bits_beside_domain_values_is_written_exactly() -> 
     }
 
 
+def test_keys_that_are_not_text_are_written_as_the_standard_encoder_writes_them() -> None:
+    value = {3: "x", True: [None], 1.5: {"at": datetime(2026, 3, 2, tzinfo=UTC)}}
+    assert json.loads(json_text(value)) == {
+        "3": "x",
+        "true": [None],
+        "1.5": {"at": "2026-03-02T00:00:00+00:00"},
+    }
+
+
 def test_chinese_text_is_written_as_utf8_not_escapes() -> None:
     assert json_text({"name": "申请人"}) == '{"name":"申请人"}'

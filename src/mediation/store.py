@@ -88,12 +88,12 @@ def json_text(value: Any) -> str:
 
     The views write the audit trail's event data this way, one document per event: orjson
     takes a tenth of the standard encoder's time and, writing the parties' Chinese names as
-    UTF-8 rather than escapes, a smaller row. An integer beyond 64 bits, which orjson refuses,
-    goes to the standard encoder. (Floats: orjson writes NaN and infinities as null, where
+    UTF-8 rather than escapes, a smaller row. What orjson refuses (an integer beyond 64 bits, a
+    key that is not text) goes to the standard encoder. (Floats: orjson writes NaN and infinities as null, where
     `json.dumps` writes text no JSON parser, PostgreSQL's included, accepts.)
     """
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
         return json.dumps(value, ensure_ascii=False, default=_jsonable)
 
