@@ -148,12 +148,21 @@ def _create_tables(engine: Engine) -> None:
         create_webhook_tables(conn)
 
 
-def run_rules_forever(services: Services, stop: threading.Event, interval: float) -> None:
+def run_rules_forever(
+    services: Services, stop: threading.Event, interval: float, own_deadlines: bool = False
+) -> None:
     """Every `interval` seconds until `stop`: escalate what is due, then send the webhooks.
 
-    A failing pass is logged and tried again next time: the thread must not die quietly.
+    `own_deadlines`: first bring the deadlines view up to the log, for a worker that cannot
+    count on a follower in its process (`mediation rules run`).
+    A failing pass is logged and tried again next time: the worker must not die quietly.
     """
-    passes = (("rules", services.rules.run_once), ("webhooks", services.webhooks.run_once))
+    passes: list[tuple[str, Callable[[], object]]] = [
+        ("rules", services.rules.run_once),
+        ("webhooks", services.webhooks.run_once),
+    ]
+    if own_deadlines:
+        passes.insert(0, ("deadlines", lambda: services.projections.catch_up(["deadlines"])))
     while not stop.is_set():
         for name, run_once in passes:
             try:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-from datetime import timedelta
+import threading
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from mediation.bootstrap import Services
+from mediation.bootstrap import Services, run_rules_forever
 from mediation.cli import app
 from mediation.domain import commands as c
+from mediation.rules import Escalation
 from mediation.store import Database
 from mediation.workflows.registry import BUILT_IN
 from tests.rules.conftest import Register
@@ -111,3 +115,43 @@ def test_simulate_prints_the_differences_and_writes_nothing(
         f"{(clock.now() + timedelta(days=12)).isoformat()} under dispute@1"
     ]
     assert services.cases.recorder.max_notification_id() == head
+
+
+def test_the_rules_worker_logs_a_failing_pass_and_escalates_on_the_next(
+    services: Services,
+    register: Register,
+    clock: FakeClock,
+    org: Org,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    register()
+    clock.advance(days=1, hours=1)  # the intake decision is overdue
+    run_once = services.rules.run_once
+    calls: list[int] = []
+
+    def fail_first(now: datetime | None = None) -> list[Escalation]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the database went away for a moment")
+        return run_once(now)
+
+    monkeypatch.setattr(services.rules, "run_once", fail_first)
+    stop = threading.Event()
+    # own_deadlines: nothing else brings this test's deadlines view up to the log
+    worker = threading.Thread(
+        target=run_rules_forever, args=(services, stop, 0.01), kwargs={"own_deadlines": True}
+    )
+    with caplog.at_level(logging.ERROR, logger="mediation"):
+        worker.start()
+        try:
+            deadline = time.monotonic() + 30
+            while escalations(services, org) != [1] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            worker.join(10)
+
+    assert escalations(services, org) == [1]
+    assert "rules pass failed" in caplog.text
+    assert not worker.is_alive()

@@ -80,7 +80,7 @@ def run(
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between passes")] = 30.0,
 ) -> None:
     """Evaluate the rules and send the webhooks every INTERVAL seconds until stopped (for
-    multi-process deployments)."""
+    multi-process deployments); a failing pass is logged and tried again next time."""
     stop = threading.Event()
 
     def _stop(_signal: int, _frame: FrameType | None) -> None:
@@ -88,12 +88,10 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from mediation.bootstrap import run_rules_forever  # the composition root
+
     with _services() as services:
-        while not stop.is_set():
-            services.projections.catch_up(["deadlines"])
-            services.rules.run_once()
-            services.webhooks.run_once()
-            stop.wait(interval)
+        run_rules_forever(services, stop, interval, own_deadlines=True)
 
 
 @rules_app.command("simulate")
