@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
@@ -151,3 +152,26 @@ def test_rebuilding_every_view_reads_the_log_once_for_all(
     assert projections.rebuild() == {"queue": 2, "audit": 2, "stats": 2}
     assert len(reads) == len(set(reads))  # each stretch of the log read once, for all views
     check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def connection_settings(conn: Connection) -> tuple[Any, ...]:
+    """What a rebuild's batches change on their connection for speed (and must put back)."""
+    if conn.dialect.name == "sqlite":
+        names = ("synchronous", "wal_autocheckpoint", "cache_size")
+        return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names)
+    return (conn.exec_driver_sql("SHOW synchronous_commit").scalar(),)
+
+
+def test_a_rebuild_hands_its_connections_back_to_the_pool_with_their_own_settings(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    with services.engine.connect() as conn:
+        before = connection_settings(conn)
+
+    projections.rebuild()
+
+    with ExitStack() as stack:  # every idle connection of the pool, the rebuild's among them
+        idle = services.engine.pool.checkedin()  # type: ignore[attr-defined]
+        pooled = [stack.enter_context(services.engine.connect()) for _ in range(max(idle, 1))]
+        assert [connection_settings(conn) for conn in pooled] == [before] * len(pooled)
