@@ -331,7 +331,8 @@ def whole_audit(projections: Projections) -> list[dict[str, Any]]:
 
 
 def check_views_equal_fold(projections: Projections, desk: Desk, now: datetime) -> None:
-    assert whole_queue(projections, now) == expected_queue(desk.cases, now)
+    open_cases = expected_queue(desk.cases, now)
+    assert whole_queue(projections, now) == open_cases
     assert whole_audit(projections) == expected_audit(desk.cases, desk.actors["city_sup"])
     query = StatsQuery(EVERYWHERE, date(2000, 1, 1), date(2100, 1, 1), ("month",))
     report = stats(projections, query, now)
@@ -349,3 +350,5 @@ def check_views_equal_fold(projections: Projections, desk: Desk, now: datetime) 
         if f.counts or f.closed
     }
     assert got == want
+    overdue_now = {row.center: row.overdue_now for row in report.totals if row.overdue_now}
+    assert overdue_now == Counter(item.center for item in open_cases if item.overdue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -143,6 +144,10 @@ def _registered(event: Case.Registered) -> Row:
 
 
 def _move_clocks(row: Row, event: Case.Event) -> None:
+    if not (
+        event.clocks_stopped or event.clocks_started or isinstance(event, Case.DeadlineExtended)
+    ):
+        return  # the running clocks stay as they are
     clocks = dict(row["clocks"])
     for name in event.clocks_stopped:
         clocks.pop(name, None)
@@ -169,7 +174,7 @@ def _fact(
     zone: tzinfo,
 ) -> Row:
     at: datetime = recorded.event.timestamp
-    day = at.astimezone(zone).date()
+    day, week, month = _periods(at.astimezone(zone).date())
     return {
         "position": recorded.position,
         "kind": kind,
@@ -180,7 +185,14 @@ def _fact(
         "outcome": outcome,
         "at": at,
         "day": day,
-        "week": day - timedelta(days=day.weekday()),
-        "month": date(day.year, day.month, 1),
+        "week": week,
+        "month": month,
         "days": days,
     }
+
+
+@lru_cache(maxsize=4096)
+def _periods(day: date) -> tuple[date, date, date]:
+    """A local day, its week (its Monday) and its month (the 1st): a rebuild asks for the same
+    few hundred days again and again."""
+    return day, day - timedelta(days=day.weekday()), date(day.year, day.month, 1)
