@@ -86,31 +86,24 @@ class Processor:
             ]
         steps: dict[int, Step] = {}
         failures: list[Exception] = []
-        with collector_paused():
-            self._step_from(targets, starts, steps, failures)
+        with collector_paused():  # see _CollectorPause
+            for start in sorted({s for s in starts if s is not None}):
+                batch = self.log.read(start, self.batch_size)
+                for index in (i for i, s in enumerate(starts) if s == start):
+                    view, generation = targets[index]
+                    if batch.last == start:
+                        steps[index] = Step(Outcome.IDLE, start)
+                        continue
+                    try:
+                        steps[index] = self._apply(
+                            view, generation, start, batch.last, batch.events
+                        )
+                    except Exception as error:
+                        failures.append(error)  # raised below, once the others had their turn
+                        steps[index] = Step(Outcome.LOST, start)
         if failures:
             raise failures[0]
         return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))]
-
-    def _step_from(
-        self,
-        targets: Sequence[Target],
-        starts: list[int | None],
-        steps: dict[int, Step],
-        failures: list[Exception],
-    ) -> None:
-        for start in sorted({s for s in starts if s is not None}):
-            batch = self.log.read(start, self.batch_size)
-            for index in (i for i, s in enumerate(starts) if s == start):
-                view, generation = targets[index]
-                if batch.last == start:
-                    steps[index] = Step(Outcome.IDLE, start)
-                    continue
-                try:
-                    steps[index] = self._apply(view, generation, start, batch.last, batch.events)
-                except Exception as error:  # raised below, once the other targets had their turn
-                    failures.append(error)
-                    steps[index] = Step(Outcome.LOST, start)
 
     def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
         return self.catch_up_all([(view, generation)], progress)[0]
