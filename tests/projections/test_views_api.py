@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from mediation.api import routes_views
 from mediation.api.app import create_app
 from mediation.domain import commands as c
+from mediation.projections import cursor
 from tests.projections.projection_support import TENZIN, World, registration
 
 QUEUE, AUDIT, STATS = "/api/v1/queue", "/api/v1/audit", "/api/v1/stats"
@@ -164,6 +165,12 @@ def test_statistics_as_json_and_as_csv(
         (STATS, {"group_by": "hour"}),
         (STATS, {"from": "2026-03-02", "to": "2026-03-01"}),
         (AUDIT, {"since": "2026-03-01T00:00:00"}),
+        # Numbers and cursors beyond what the database holds, or cursors no page ever gave.
+        (QUEUE, {"after": str(2**63)}),
+        (AUDIT, {"cursor": cursor.encode("audit", 2**63)}),
+        (AUDIT, {"cursor": cursor.encode("audit", True)}),
+        (QUEUE, {"cursor": cursor.encode("queue", "2026-03-02T09:00:00", str(UUID(int=1)))}),
+        (QUEUE, {"cursor": cursor.encode("queue", "2026-03-02T09:00:00+08:00", 7)}),
     ],
 )
 def test_malformed_parameters_are_refused_with_422(

@@ -106,3 +106,19 @@ def test_notifications_are_for_supervisors_and_a_foreign_id_is_not_found(
     assert clerk.status_code == 403
     assert foreign.status_code == 404
     assert feed(client, org.tokens["sup"])["unread"] == 2
+
+
+def test_ids_and_pages_beyond_what_the_database_holds_are_refused_naming_the_field(
+    services: Services, org: Org
+) -> None:
+    client = TestClient(create_app(services))
+    headers = {"Authorization": f"Bearer {org.tokens['sup']}"}
+
+    marked = client.post(f"/api/v1/notifications/{2**63}/read", headers=headers)
+    paged = client.get("/api/v1/notifications", params={"before": 2**63}, headers=headers)
+
+    assert (marked.status_code, marked.json()["detail"][0]["loc"]) == (
+        422,
+        ["path", "notification_id"],
+    )
+    assert (paged.status_code, paged.json()["detail"][0]["loc"]) == (422, ["query", "before"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
@@ -13,6 +13,7 @@ from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody
 from mediation.api.routes_views import ProjectionsDep, scope
 from mediation.domain.errors import NotFoundError, PermissionDeniedError
 from mediation.domain.values import Actor, Role
+from mediation.projections.columns import LARGEST_POSITION
 from mediation.rules.notifications import (
     Feed,
     Notification,
@@ -47,7 +48,10 @@ def notifications(
     services: ServicesDep,
     projections: ProjectionsDep,
     unread: Annotated[bool, Query(description="Only those not read yet")] = False,
-    before: Annotated[int | None, Query(ge=0, description="The page after: `next_before`")] = None,
+    before: Annotated[
+        int | None,
+        Query(ge=0, le=LARGEST_POSITION, description="The page after: `next_before`"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationPage:
     """Escalations of cases to the caller's center or below it, newest first, marked read or not."""
@@ -67,7 +71,10 @@ def notifications(
     responses={404: {"model": ErrorBody, "description": "No such notification for the caller"}},
 )
 def read_one(
-    notification_id: int, actor: CurrentActor, services: ServicesDep, projections: ProjectionsDep
+    notification_id: Annotated[int, Path(ge=1, le=LARGEST_POSITION)],
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
 ) -> Response:
     """Mark one notification read for the caller."""
     _supervisor(actor)

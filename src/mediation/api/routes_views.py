@@ -32,6 +32,7 @@ from mediation.projections import (
     stats,
     stats_csv,
 )
+from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.stats import StatsView
 
 AFTER_WAIT_SECONDS = 2.0
@@ -54,7 +55,11 @@ async def get_projections(request: Request) -> Projections:
 ProjectionsDep = Annotated[Projections, Depends(get_projections)]
 After = Annotated[
     int | None,
-    Query(ge=0, description="Wait (up to 2 s) until the view includes this log position"),
+    Query(
+        ge=0,
+        le=LARGEST_POSITION,
+        description="Wait (up to 2 s) until the view includes this log position",
+    ),
 ]
 Center = Annotated[
     str | None, Query(max_length=32, description="Only this center (and those below it)")

@@ -13,6 +13,7 @@ from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
 from mediation.projections import cursor
 from mediation.projections.audit import AuditTables
+from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.queue_query import MAX_LIMIT
 
 
@@ -82,7 +83,7 @@ def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]
         found.append(c.at < query.until)
     if query.cursor is not None:
         (after,) = cursor.decode("audit", query.cursor, 1)
-        if not isinstance(after, int):
+        if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
             raise InvalidFieldError("cursor", "is not a cursor of this list")
         found.append(c.position > after)
     return found

@@ -8,6 +8,10 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+# The largest integer a BIGINT (PostgreSQL) or INTEGER (SQLite) column holds: log positions
+# and row ids a request names beyond it are refused as input, not sent to the database.
+LARGEST_POSITION = 2**63 - 1
+
 # Sorts after every real deadline, so "no deadline" comes last with a plain ascending index.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 

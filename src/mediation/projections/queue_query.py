@@ -161,9 +161,14 @@ def _filters(t: Table, query: QueueQuery, now: datetime) -> list[ColumnElement[b
 def _position(text: str) -> tuple[datetime, UUID]:
     due, case_id = cursor.decode("queue", text, 2)
     try:
-        return datetime.fromisoformat(due), UUID(case_id)
-    except (TypeError, ValueError):
+        if not (isinstance(due, str) and isinstance(case_id, str)):
+            raise ValueError
+        moment, case = datetime.fromisoformat(due), UUID(case_id)
+        if moment.tzinfo is None:
+            raise ValueError
+    except ValueError:
         raise InvalidFieldError("cursor", "is not a cursor of this list") from None
+    return moment, case
 
 
 def _item(row: Any, now: datetime) -> QueueItem:
