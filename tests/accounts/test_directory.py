@@ -210,6 +210,18 @@ def test_adding_a_center_below_an_unknown_parent_is_refused_and_writes_nothing(
     assert _row_counts(engine) == before
 
 
+def test_a_center_name_with_a_control_character_is_refused_and_writes_nothing(
+    hierarchy: Directory, engine: Engine
+) -> None:
+    before = _row_counts(engine)
+
+    with pytest.raises(InvalidFieldError, match="control characters") as refused:
+        hierarchy.add_center("nyetang", "聂当调解中心\x00", parent="lhasa")
+
+    assert refused.value.field == "name"
+    assert _row_counts(engine) == before
+
+
 def test_adding_a_duplicate_user_is_refused_and_keeps_the_first(
     hierarchy: Directory, engine: Engine
 ) -> None:

@@ -74,6 +74,28 @@ def test_over_long_text_is_refused_naming_the_field(
     assert (error.field, error.reason) == (field, f"must be at most {limit} characters")
 
 
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        (register(summary="a wall\x00"), "summary"),  # PostgreSQL text refuses NUL
+        (c.AddNote("bell \x07"), "text"),
+        (c.Reject("escape \x1b[31m"), "reason"),
+        (c.Accept(note="delete \x7f"), "note"),
+        (register(c.NewParty(PartyRole.APPLICANT, "次仁\x00"), RESPONDENT), "parties[0].name"),
+    ],
+)
+def test_text_with_control_characters_is_refused_naming_the_field(
+    command: c.Command, field: str
+) -> None:
+    error = invalid_field(command)
+
+    assert (error.field, error.reason) == (field, "must not contain control characters")
+
+
+def test_tabs_and_line_breaks_are_text_like_any_other() -> None:
+    c.AddNote("first line\r\n\tsecond line\nthird").validate()
+
+
 def test_text_at_its_limit_is_accepted() -> None:
     c.Reject("ཀ" * 4000).validate()
 

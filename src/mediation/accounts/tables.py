@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mediation.domain.commands import CONTROL_CHARACTERS
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Role
 
@@ -79,6 +80,8 @@ def checked_name(name: str) -> str:
         raise InvalidFieldError("name", "must not be blank")
     if len(name) > NAME_LENGTH:
         raise InvalidFieldError("name", f"must be at most {NAME_LENGTH} characters")
+    if CONTROL_CHARACTERS.search(name):
+        raise InvalidFieldError("name", "must not contain control characters")
     return name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -21,6 +22,11 @@ SHORT = 200
 LONG = 4000
 
 
+# Control characters other than tab and line breaks: no text of a case needs them, and
+# PostgreSQL's text columns refuse NUL outright (a case holding one would stall the views).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _check_text(field: str, value: str | None, limit: int) -> None:
     if value is None:
         return
@@ -28,6 +34,8 @@ def _check_text(field: str, value: str | None, limit: int) -> None:
         raise InvalidFieldError(field, "must not be blank")
     if len(value) > limit:
         raise InvalidFieldError(field, f"must be at most {limit} characters")
+    if CONTROL_CHARACTERS.search(value):
+        raise InvalidFieldError(field, "must not contain control characters")
 
 
 def _check_positive(field: str, value: int, limit: int) -> None:
