@@ -259,6 +259,7 @@ def test_changing_the_url_sends_what_is_due_to_the_new_one_with_a_new_secret(
         ("cg", "ftp://example.org/x", InvalidFieldError, "url"),
         ("cg", "http:///no-host", InvalidFieldError, "url"),
         ("cg", "https://example.org/" + "x" * 2000, InvalidFieldError, "url"),
+        ("cg", "https://example.org/a\x00b", InvalidFieldError, "url"),
         ("c g", "https://example.org/x", InvalidFieldError, "center"),
         ("nowhere", "https://example.org/x", NotFoundError, "no center 'nowhere'"),
     ],

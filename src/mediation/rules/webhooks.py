@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mediation.accounts.tables import check_code
+from mediation.domain.commands import CONTROL_CHARACTERS
 from mediation.domain.errors import InvalidFieldError, NotFoundError
 from mediation.domain.ports import Clock
 from mediation.projections.columns import UTCDateTime
@@ -156,6 +157,8 @@ def checked_url(url: str) -> str:
         raise InvalidFieldError("url", f"{url!r} is not an http:// or https:// URL with a host")
     if len(url) > URL_LENGTH:
         raise InvalidFieldError("url", f"must be at most {URL_LENGTH} characters")
+    if CONTROL_CHARACTERS.search(url):
+        raise InvalidFieldError("url", "must not contain control characters")
     return url
 
 
