@@ -295,3 +295,28 @@ def test_a_judicial_confirmation_dated_before_the_agreement_is_refused(
     response = act(client, tokens["clerk"], case_id, "confirm_judicially", decision)
     assert response.status_code in (409, 422), response.text
     assert mark(services, case_id) == before
+
+
+def test_a_filter_or_path_with_a_control_character_is_unprocessable_naming_it(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    headers = auth(tokens["sup"])
+    # A NUL would otherwise reach PostgreSQL, whose text refuses it: a server error.
+    for url, params, where in (
+        ("/api/v1/queue", {"dispute_type": "neighbour\x00"}, ["query", "dispute_type"]),
+        ("/api/v1/audit", {"actor": "clerk\x00"}, ["query", "actor"]),
+        ("/api/v1/notifications", {"unread\x1f": "true"}, ["query", "unread\x1f"]),
+        ("/api/v1/cases/x%00y", {}, ["path"]),  # percent-encoded: clients refuse it raw
+    ):
+        response = client.get(url, params=params, headers=headers)
+        assert response.status_code == 422, (url, response.text)
+        assert response.json()["detail"][0]["loc"] == where
+
+
+def test_tabs_in_a_filter_are_only_text_that_matches_nothing(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    response = client.get(
+        "/api/v1/queue", params={"dispute_type": "neigh\tbour"}, headers=auth(tokens["sup"])
+    )
+    assert (response.status_code, response.json()["items"]) == (200, [])

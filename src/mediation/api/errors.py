@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mediation.domain.commands import CONTROL_CHARACTERS
 from mediation.domain.errors import (
     ActionNotAllowedError,
     ConflictError,
@@ -111,5 +114,39 @@ async def _mediation_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body_of(error), status_code=status)
 
 
+class RefuseControlCharacters:
+    """Refuses a request whose path or query parameters hold control characters: 422 naming
+    the parameter, as for any invalid field, before a handler runs.
+
+    No parameter needs them, and a NUL in a filter would reach PostgreSQL, whose text refuses
+    it (a 500). Bodies are checked where they become commands (`domain.commands`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = _control_characters(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        detail = [
+            {"loc": where, "msg": "must not contain control characters", "type": "value_error"}
+        ]
+        await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+
+
+def _control_characters(scope: Scope) -> list[str] | None:
+    """Where a request's path or query holds a control character, or None."""
+    if CONTROL_CHARACTERS.search(scope["path"]):
+        return ["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
+            return ["query", name]
+    return None
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(MediationError, _mediation_error)
+    app.add_middleware(RefuseControlCharacters)
