@@ -30,7 +30,6 @@ from mediation.api.app import create_app
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.values import Channel, PartyRole
-from mediation.store import Database
 from tests.support import Org
 
 Operation = APIOperation[Any, Any, Any, Any]
@@ -53,12 +52,6 @@ class Target:
 
     tokens: dict[str, str]
     cases: tuple[UUID, ...]
-
-
-@pytest.fixture
-def database(sqlite_database: Database) -> Database:
-    """Fuzzing exercises the HTTP layer; one backend suffices."""
-    return sqlite_database
 
 
 def _register(services: Services, org: Org, clerk: str) -> UUID:
