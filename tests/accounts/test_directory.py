@@ -301,3 +301,24 @@ def test_a_blank_or_overlong_center_name_is_refused(
 
     assert refused.value.field == "name"
     assert _row_counts(engine) == (0, 0)
+
+
+def test_signing_in_with_a_name_no_user_can_have_is_a_plain_refusal(
+    hierarchy: Directory,
+) -> None:
+    hierarchy.add_user("dawa", "mediator", "bakuo")
+    hierarchy.set_password("dawa", "a long enough password")
+
+    # A NUL would fail in PostgreSQL's text comparison: such a name is not looked up at all.
+    assert hierarchy.verify_password("dawa\x00", "a long enough password") is None
+    assert hierarchy.verify_password("da wa", "a long enough password") is None
+    assert hierarchy.verify_password("dawa", "a long enough password") is not None
+
+
+def test_looking_up_text_no_code_or_username_can_be_finds_nothing(hierarchy: Directory) -> None:
+    hierarchy.add_user("dawa", "mediator", "bakuo")
+
+    assert hierarchy.center("lhasa\x00") is None  # not sent to the database at all
+    assert hierarchy.user("dawa\x00") is None
+    assert hierarchy.center("lhasa") is not None
+    assert hierarchy.user("dawa") is not None

@@ -243,6 +243,7 @@ INVALID_REGISTRATIONS: tuple[Json, ...] = (
     {"summary": "a wall\x00"},  # PostgreSQL's text columns refuse NUL: the views would stall
     {"urgent": True},
     {"center": "nowhere"},
+    {"center": "cg-a\x00"},
 )
 
 

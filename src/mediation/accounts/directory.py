@@ -22,6 +22,8 @@ from mediation.accounts.tables import (
     check_code,
     check_username,
     checked_name,
+    is_code,
+    is_username,
     staff_role,
 )
 from mediation.domain.errors import DuplicateError, NotFoundError
@@ -174,8 +176,10 @@ class Directory:
         wait = self.throttle.wait_for(keys)
         if wait > 0:
             raise SignInThrottledError(wait)
-        with self._sessions() as session:
-            row = session.get(UserRow, username)
+        row = None
+        if is_username(username):  # no other name exists (and a NUL would fail on PostgreSQL)
+            with self._sessions() as session:
+                row = session.get(UserRow, username)
         stored = row.password_hash if row is not None else None
         # Always verify, against a decoy when there is no hash: an unknown name costs as much.
         if not self.passwords.matches(stored, password) or row is None or row.disabled:
@@ -205,11 +209,18 @@ class Directory:
         return Principal(row.username, Role(row.role), row.center_code)
 
     def center(self, code: str) -> Center | None:
+        """The center of this code; None for none, and for text no code can be (not looked up:
+        a NUL, say, would fail on PostgreSQL)."""
+        if not is_code(code):
+            return None
         with self._engine.connect() as conn:
             row = conn.execute(_CENTER, {"code": code}).first()
         return None if row is None else Center(row.code, row.name, row.parent_code)
 
     def user(self, username: str) -> User | None:
+        """The user of this name; None for none, and for text no username can be."""
+        if not is_username(username):
+            return None
         with self._sessions() as session:
             row = session.get(UserRow, username)
         return None if row is None else _user(row)

@@ -59,16 +59,26 @@ class UserRow(AccountsBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+def is_code(text: str) -> bool:
+    """Whether `text` is 1-32 characters of A-Z a-z 0-9 _ - (what every center code is)."""
+    return _CODE.fullmatch(text) is not None
+
+
 def check_code(field: str, code: str) -> None:
     """Refuse a center code that is not 1-32 characters of A-Z a-z 0-9 _ -."""
-    if not _CODE.fullmatch(code):
+    if not is_code(code):
         reason = f"{code!r} is not 1-{CODE_LENGTH} characters of A-Z a-z 0-9 _ -"
         raise InvalidFieldError(field, reason)
 
 
+def is_username(name: str) -> bool:
+    """Whether `name` is 1-64 characters of A-Z a-z 0-9 _ . - (what every username is)."""
+    return _USERNAME.fullmatch(name) is not None
+
+
 def check_username(username: str) -> None:
     """Refuse a username that is not 1-64 characters of A-Z a-z 0-9 _ . -."""
-    if not _USERNAME.fullmatch(username):
+    if not is_username(username):
         reason = f"{username!r} is not 1-{USERNAME_LENGTH} characters of A-Z a-z 0-9 _ . -"
         raise InvalidFieldError("username", reason)
 
