@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+
+from mediation.domain.chain import json_default
 
 
 @dataclass(frozen=True)
@@ -95,18 +94,7 @@ def json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, default=_jsonable)
-
-
-def _jsonable(value: Any) -> Any:
-    """What orjson makes of a value the standard encoder does not know."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return json.dumps(value, ensure_ascii=False, default=json_default)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -12,7 +12,9 @@ from uuid import UUID
 GENESIS = ""
 
 
-def _plain(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """The standard JSON encoder's `default=` for the domain's values: moments and dates as ISO
+    text, UUIDs as text, dataclasses as objects of their fields."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -21,13 +23,13 @@ def _plain(value: Any) -> Any:
         # One level only: the encoder comes back here for nested values. Gives the JSON of
         # dataclasses.asdict (which the stored chains were made with) without its deep copy.
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    raise TypeError(f"cannot digest {type(value).__name__}")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def digest(event: object) -> str:
     """SHA-256 of the event's type and every field, in a canonical JSON form."""
     body = {"type": type(event).__qualname__, **vars(event)}
     text = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
