@@ -209,3 +209,31 @@ def test_after_a_position_the_view_has_not_reached_answers_503_with_retry_after(
     assert response.headers["Retry-After"] == "1"
     world.projections.catch_up()
     assert get(client, world, "sup", AUDIT, after=position).status_code == 200
+
+
+def test_statistics_up_to_the_calendars_first_days_start_on_its_first_day(
+    client: TestClient, world: World
+) -> None:
+    for end in ("0001-01-01", "0001-06-30"):
+        response = get(client, world, "sup", STATS, to=end)
+        assert response.status_code == 200, response.text
+        assert (response.json()["start"], response.json()["end"]) == ("0001-01-01", end)
+    # From the 365th day on, the default is the 365 days that end on `to`.
+    assert get(client, world, "sup", STATS, to="0001-12-31").json()["start"] == "0001-01-01"
+    assert get(client, world, "sup", STATS, to="0002-01-01").json()["start"] == "0001-01-02"
+
+
+def test_audit_moments_beyond_what_utc_holds_bound_at_the_calendars_ends(
+    client: TestClient, world: World
+) -> None:
+    def listed(**params: str) -> int:
+        response = get(client, world, "city_sup", AUDIT, limit=200, **params)
+        assert response.status_code == 200, response.text
+        return len(response.json()["items"])
+
+    everything = listed()
+    assert everything > 0
+    # The calendar's first midnight east of UTC is before year 1 in UTC; its last west of it, after.
+    first, last = "0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-08:00"
+    assert (listed(since=first), listed(until=last)) == (everything, everything)
+    assert (listed(until=first), listed(since=last)) == (0, 0)

@@ -122,3 +122,14 @@ def test_an_escalation_read_in_the_browser_stays_read_for_that_supervisor_everyw
     with TestClient(clerk.app, headers={"Accept-Language": "en"}) as again:  # a new session
         sign_in(again, "sup")
         assert "0 unread" in again.get("/notifications").text
+
+
+def test_audit_days_at_the_calendars_ends_bound_nothing_away(
+    web_app: object, clerk: TestClient
+) -> None:
+    act(clerk, register(clerk), "accept")
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        pages = [sup.get(f"/audit?{bound}") for bound in ("since=0001-01-01", "until=9999-12-31")]
+    assert [page.status_code for page in pages] == [200, 200]
+    assert [len(rows(page.text)) for page in pages] == [2, 2]

@@ -138,6 +138,11 @@ def scope(services: Services, actor: Actor, center: str | None) -> frozenset[str
     return services.directory.centers_within(center) if wide else own
 
 
+def _a_year_to(end: date) -> date:
+    """The first of the 365 days that end on `end` (from the calendar's first day on)."""
+    return end - timedelta(days=364) if end.toordinal() > 364 else date.min
+
+
 def caught_up(projections: Projections, view: str, after: int | None) -> int:
     """The view's position, once it has reached `after` (503 if it does not in time)."""
     if after is not None and not projections.wait_for(after, AFTER_WAIT_SECONDS, [view]):
@@ -254,7 +259,7 @@ def read_stats(
     end = end or today
     query = StatsQuery(
         centers=scope(services, actor, center),
-        start=start or end - timedelta(days=364),
+        start=start or _a_year_to(end),
         end=end,
         group_by=tuple(part.strip() for part in group_by.split(",") if part.strip()),
     )

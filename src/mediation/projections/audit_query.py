@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -78,15 +78,25 @@ def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]
         if moment is not None and moment.tzinfo is None:
             raise InvalidFieldError(field, "must carry a time zone offset, e.g. +08:00 or Z")
     if query.since is not None:
-        found.append(c.at >= query.since)
+        found.append(c.at >= _storable(query.since))
     if query.until is not None:
-        found.append(c.at < query.until)
+        found.append(c.at < _storable(query.until))
     if query.cursor is not None:
         (after,) = cursor.decode("audit", query.cursor, 1)
         if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
             raise InvalidFieldError("cursor", "is not a cursor of this list")
         found.append(c.position > after)
     return found
+
+
+def _storable(moment: datetime) -> datetime:
+    """The moment in UTC; one beyond the first or last moment UTC can hold (the first or last
+    day of the calendar in a zone ahead of or behind UTC) as that first or last moment."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _entry(row: Any) -> AuditEntry:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -184,4 +184,8 @@ def local_midnight(web: Web, field: str, text: str | None, days_after: int = 0) 
         day = date.fromisoformat(text)
     except ValueError:
         raise InvalidFieldError(field, N_("must be a date")) from None
-    return datetime.combine(day + timedelta(days=days_after), time(), tzinfo=web.zone)
+    try:
+        day += timedelta(days=days_after)
+    except OverflowError:  # the day after the calendar's last: later than any moment
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(day, time(), tzinfo=web.zone)
