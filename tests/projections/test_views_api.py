@@ -237,3 +237,13 @@ def test_audit_moments_beyond_what_utc_holds_bound_at_the_calendars_ends(
     first, last = "0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-08:00"
     assert (listed(since=first), listed(until=last)) == (everything, everything)
     assert (listed(until=first), listed(since=last)) == (0, 0)
+
+
+def test_a_queue_cursor_at_the_calendars_first_midnight_east_of_utc_starts_at_the_top(
+    client: TestClient, world: World
+) -> None:
+    top = get(client, world, "sup", QUEUE, limit=200)
+    first = cursor.encode("queue", "0001-01-01T00:00:00+08:00", str(UUID(int=0)))
+    after = get(client, world, "sup", QUEUE, limit=200, cursor=first)
+    assert after.status_code == 200, after.text
+    assert after.json()["items"] == top.json()["items"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +13,7 @@ from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
 from mediation.projections import cursor
 from mediation.projections.audit import AuditTables
-from mediation.projections.columns import LARGEST_POSITION
+from mediation.projections.columns import LARGEST_POSITION, utc_bound
 from mediation.projections.queue_query import MAX_LIMIT
 
 
@@ -78,25 +78,15 @@ def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]
         if moment is not None and moment.tzinfo is None:
             raise InvalidFieldError(field, "must carry a time zone offset, e.g. +08:00 or Z")
     if query.since is not None:
-        found.append(c.at >= _storable(query.since))
+        found.append(c.at >= utc_bound(query.since))
     if query.until is not None:
-        found.append(c.at < _storable(query.until))
+        found.append(c.at < utc_bound(query.until))
     if query.cursor is not None:
         (after,) = cursor.decode("audit", query.cursor, 1)
         if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
             raise InvalidFieldError("cursor", "is not a cursor of this list")
         found.append(c.position > after)
     return found
-
-
-def _storable(moment: datetime) -> datetime:
-    """The moment in UTC; one beyond the first or last moment UTC can hold (the first or last
-    day of the calendar in a zone ahead of or behind UTC) as that first or last moment."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        edge = datetime.min if moment.year == 1 else datetime.max
-        return edge.replace(tzinfo=UTC)
 
 
 def _entry(row: Any) -> AuditEntry:

@@ -16,6 +16,17 @@ LARGEST_POSITION = 2**63 - 1
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+def utc_bound(moment: datetime) -> datetime:
+    """A zoned moment a query compares stored moments with, in UTC. One that UTC cannot hold
+    (the calendar's first midnight east of UTC, its last west of it) becomes the first or last
+    moment UTC holds, so the comparison keeps everything or nothing, as meant."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware moment, stored as UTC; SQLite keeps no offset, so it is put back on read."""
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections import cursor
-from mediation.projections.columns import NO_DEADLINE, UTCDateTime
+from mediation.projections.columns import NO_DEADLINE, UTCDateTime, utc_bound
 from mediation.projections.queue import QueueTables
 
 MAX_LIMIT = 200
@@ -160,15 +160,16 @@ def _filters(t: Table, query: QueueQuery, now: datetime) -> list[ColumnElement[b
 
 def _position(text: str) -> tuple[datetime, UUID]:
     due, case_id = cursor.decode("queue", text, 2)
+    refused = InvalidFieldError("cursor", "is not a cursor of this list")
+    if not (isinstance(due, str) and isinstance(case_id, str)):
+        raise refused
     try:
-        if not (isinstance(due, str) and isinstance(case_id, str)):
-            raise ValueError
         moment, case = datetime.fromisoformat(due), UUID(case_id)
-        if moment.tzinfo is None:
-            raise ValueError
     except ValueError:
-        raise InvalidFieldError("cursor", "is not a cursor of this list") from None
-    return moment, case
+        raise refused from None
+    if moment.tzinfo is None:
+        raise refused
+    return utc_bound(moment), case
 
 
 def _item(row: Any, now: datetime) -> QueueItem:
