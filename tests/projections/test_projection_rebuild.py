@@ -103,7 +103,7 @@ def test_a_rebuild_abandoned_by_a_dead_process_is_cleared_by_the_next(
     populate(desk)
     view = projections.views["audit"]
     with services.engine.begin() as conn:  # what a rebuild that died after a while leaves
-        tracking.add_generation(conn, "audit", 2)
+        tracking.add_generation(conn, "audit", 2, view.shape(conn.dialect))
         view.create(conn, 2)
         conn.execute(
             tracking.tracking.update()

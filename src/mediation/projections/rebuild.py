@@ -65,7 +65,7 @@ def _start(engine: Engine, view: View[Any]) -> int:
                 raise RebuildRunningError(f"a rebuild of {view.name} is running already")
         generation = max((g.generation for g in generations), default=0) + 1
         try:
-            tracking.add_generation(conn, view.name, generation)
+            tracking.add_generation(conn, view.name, generation, view.shape(conn.dialect))
         except IntegrityError:
             raise RebuildRunningError(f"a rebuild of {view.name} started meanwhile") from None
         view.create(conn, generation, defer_indexes=True)

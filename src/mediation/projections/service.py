@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from mediation.projections.runner import Follower
 from mediation.projections.view import View
 
 R = TypeVar("R")
+log = logging.getLogger("mediation.projections")
 # A rebuild writes tables nobody reads yet: bigger batches, fewer commits (measured: 2,000
 # beats 1,000 by a fifth; beyond it nothing is gained and the SQLite write lock is held longer).
 REBUILD_BATCH_SIZE = 2000
@@ -79,13 +81,18 @@ class Projections:
             raise NotFoundError(f"no view {name!r}; views: {known}") from None
 
     def create_schema(self) -> None:
-        """Create the tracking tables and a first, empty generation of each view."""
+        """Create the tracking tables and a first, empty generation of each view; replace a
+        view's tables that another version of mediation shaped otherwise by an empty
+        generation, which then catches up from the start of the log like a new view."""
         with self.engine.begin() as conn:
             _serialise_setup(conn)
             tracking.control.create_all(conn)
             for view in self.views.values():
-                if tracking.active_generation(conn, view.name) is None:
+                current = tracking.active_generation(conn, view.name)
+                if current is None:
                     self._first_generation(conn, view)
+                elif tracking.shape(conn, view.name, current) != view.shape(conn.dialect):
+                    self._replace_outdated(conn, view, current)
 
     def catch_up(
         self, names: Iterable[str] | None = None, stopping: Callable[[], bool] = lambda: False
@@ -189,11 +196,27 @@ class Projections:
         self.catch_up(stopping=self.follower.stopping)
 
     def _first_generation(self, conn: Connection, view: View[Any]) -> None:
+        tracking.activate_first(conn, view.name, self._new_generation(conn, view))
+
+    def _replace_outdated(self, conn: Connection, view: View[Any], current: int) -> None:
+        generation = self._new_generation(conn, view)
+        tracking.switch(conn, view.name, current, generation)
+        tracking.forget(conn, view.name, current)
+        view.drop(conn, current)
+        log.warning(
+            "the %s view's tables were made by another version of mediation: it is built "
+            "again from the start of the log (`mediation projections status` shows how far; "
+            "`mediation projections rebuild %s` is faster on a long log)",
+            view.name,
+            view.name,
+        )
+
+    def _new_generation(self, conn: Connection, view: View[Any]) -> int:
         taken = [g.generation for g in tracking.generations(conn, view.name)]
         generation = max(taken, default=0) + 1
-        tracking.add_generation(conn, view.name, generation)
+        tracking.add_generation(conn, view.name, generation, view.shape(conn.dialect))
         view.create(conn, generation)
-        tracking.activate_first(conn, view.name, generation)
+        return generation
 
     def _notify(self, _position: int, _head: int) -> None:
         with self._advanced:

@@ -3,7 +3,9 @@
 A view's tables exist in generations (`<table>_g<N>`). Each generation has a tracking row
 holding the last log position applied to it; `projection_active` names the generation that
 answers queries. A rebuild fills a new generation, then switches the pointer in one
-transaction, so readers never see a half-built view.
+transaction, so readers never see a half-built view. `projection_shapes` keeps the shape of
+each generation's tables (`View.shape`), so a version of mediation whose view has other
+tables knows not to use them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,16 @@ active = Table(
 )
 
 
+# Added after the two tables above: deployments made before it have no shapes recorded.
+shapes = Table(
+    "projection_shapes",
+    control,
+    Column("view", String(32), primary_key=True),
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("shape", String(64), nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Generation:
     view: str
@@ -82,10 +94,17 @@ def generations(conn: Connection, view: str) -> list[Generation]:
     ]
 
 
-def add_generation(conn: Connection, view: str, generation: int) -> None:
+def add_generation(conn: Connection, view: str, generation: int, shape: str) -> None:
     conn.execute(
         insert(tracking).values(view=view, generation=generation, position=0, updated_at=now())
     )
+    conn.execute(insert(shapes).values(view=view, generation=generation, shape=shape))
+
+
+def shape(conn: Connection, view: str, generation: int) -> str | None:
+    """The shape recorded for a generation's tables; None if it was made before shapes were."""
+    query = select(shapes.c.shape).where(shapes.c.view == view, shapes.c.generation == generation)
+    return conn.scalar(query)
 
 
 def activate_first(conn: Connection, view: str, generation: int) -> None:
@@ -121,9 +140,8 @@ def switch(conn: Connection, view: str, old: int, new: int) -> bool:
 
 
 def forget(conn: Connection, view: str, generation: int) -> None:
-    conn.execute(
-        delete(tracking).where(tracking.c.view == view, tracking.c.generation == generation)
-    )
+    for table in (tracking, shapes):
+        conn.execute(delete(table).where(table.c.view == view, table.c.generation == generation))
 
 
 def is_abandoned(generation: Generation, moment: datetime, after: timedelta) -> bool:

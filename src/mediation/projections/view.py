@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Connection, MetaData
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.domain.case import Case
 
@@ -43,6 +45,19 @@ class View(ABC, Generic[T]):
 
     def tables(self, generation: int) -> T:
         return self._generation(generation)[1]
+
+    def shape(self, dialect: Dialect) -> str:
+        """A digest of the statements that create this view's tables and indexes on `dialect`:
+        tables made by a version of mediation that defined them otherwise have another shape,
+        and this version does not write or read them (see `Projections.create_schema`)."""
+        metadata = MetaData()
+        self.define(metadata, "_g0")
+        statements = []
+        for table in metadata.sorted_tables:
+            statements.append(str(CreateTable(table).compile(dialect=dialect)))
+            indexes = (str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
+            statements.extend(sorted(indexes))
+        return hashlib.sha256("\n".join(statements).encode()).hexdigest()
 
     def create(self, conn: Connection, generation: int, defer_indexes: bool = False) -> None:
         """Create the tables; `defer_indexes` leaves out the indexes only queries use (marked
