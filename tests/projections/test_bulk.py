@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.types.json import Json, Jsonb
-from sqlalchemy import Date, MetaData, Table, Uuid, insert, select, text
+from sqlalchemy import Date, MetaData, Table, Uuid, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from mediation.domain import VOCABULARY
 from mediation.projections.audit import AuditView
-from mediation.projections.bulk import converter, insert_rows
+from mediation.projections.bulk import converter, insert_rows, update_rows
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueView
@@ -135,6 +135,40 @@ def test_rows_inserted_in_bulk_are_stored_as_sqlalchemys_insert_stores_them(
         assert {row.case_id: row.last_activity for row in stored} == {
             row["case_id"]: moment.astimezone(UTC) for row in rows
         }
+    finally:
+        engine.dispose()
+
+
+def test_rows_updated_in_bulk_are_stored_as_sqlalchemys_update_stores_them(
+    database: Database,
+) -> None:
+    workflows = WorkflowRegistry.load(VOCABULARY)
+    metadata = MetaData()
+    tables = QueueView(workflows).define(metadata, "_bulk")
+    twin = QueueView(workflows).define(MetaData(), "_core").cases
+    engine = database.create_engine()
+    metadata.create_all(engine)
+    twin.create(engine)
+    moment = datetime(2026, 3, 2, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    rows = [_queue_row(uuid.uuid4(), moment, moment + timedelta(days=n)) for n in range(3)]
+    later = moment + timedelta(hours=5, microseconds=1)
+    changed = [
+        rows[0] | {"status": "accepted", "next_due": None, "sort_due": NO_DEADLINE},
+        rows[2] | {"assignee": "王调解员", "last_activity": later, "clocks": {}},
+    ]
+    try:
+        with engine.begin() as conn:
+            for table in (tables.cases, twin):
+                conn.execute(insert(table), rows)
+            update_rows(conn, tables.cases, changed)
+            for row in changed:
+                conn.execute(update(twin).where(twin.c.case_id == row["case_id"]).values(row))
+        with engine.connect() as conn:
+            assert _raw(conn, tables.cases) == _raw(conn, twin)
+            stored = {r.case_id: r for r in conn.execute(select(tables.cases))}
+        assert stored[rows[0]["case_id"]].status == "accepted"
+        assert stored[rows[1]["case_id"]].status == "registered"  # not among the changed
+        assert stored[rows[2]["case_id"]].last_activity == later.astimezone(UTC)
     finally:
         engine.dispose()
 

@@ -19,7 +19,18 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Date, Table, Uuid, insert
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Insert,
+    Table,
+    Update,
+    Uuid,
+    bindparam,
+    insert,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -37,15 +48,25 @@ class _Prepared:
     positional: bool
 
 
-# By table name (which carries the generation) and dialect.
-_prepared: dict[tuple[str, str], _Prepared] = {}
+# By table name (which carries the generation), dialect and statement (insert, update).
+_prepared: dict[tuple[str, str, str], _Prepared] = {}
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT every row (a dict with a value for each column of `table`)."""
+    _execute(conn, _prepare(table, conn.dialect, "insert"), rows)
+
+
+def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE each row in place, found by its primary key: every other column is set to the
+    row's value. Where only some rows of a table change, this writes the pages those rows are
+    on and no index whose columns kept their values (a delete and insert writes every index)."""
+    _execute(conn, _prepare(table, conn.dialect, "update"), rows)
+
+
+def _execute(conn: Connection, prepared: _Prepared, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    prepared = _prepare(table, conn.dialect)
     values = [prepared.values(row) for row in rows]
     if prepared.converters:
         values = [_converted(list(row), prepared.converters) for row in values]
@@ -94,25 +115,34 @@ def _date_iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _prepare(table: Table, dialect: Dialect) -> _Prepared:
-    key = (table.fullname, dialect.name)
+def _prepare(table: Table, dialect: Dialect, kind: str) -> _Prepared:
+    key = (table.fullname, dialect.name, kind)
     if key not in _prepared:
-        columns = list(table.columns)
-        compiled = insert(table).compile(dialect=dialect)
-        names = (
-            tuple(compiled.positiontup or ())
-            if dialect.positional
-            else tuple(c.key for c in columns)
-        )
-        by_key = {c.key: c for c in columns}
+        statement, columns = _statement(table, kind)
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(columns)
         converters = tuple(
             (index, convert)
             for index, name in enumerate(names)
-            if (convert := converter(by_key[name].type, dialect)) is not None
+            if (convert := converter(columns[name].type, dialect)) is not None
         )
-        getter = itemgetter(*names)
+        getter = itemgetter(*(columns[name].key for name in names))
         values: Callable[[dict[str, Any]], tuple[Any, ...]] = (
             getter if len(names) > 1 else (lambda row: (getter(row),))
         )
         _prepared[key] = _Prepared(compiled.string, names, values, converters, dialect.positional)
     return _prepared[key]
+
+
+def _statement(table: Table, kind: str) -> tuple[Insert | Update, dict[str, Column[Any]]]:
+    """The statement and, by the name of each of its parameters, the column it binds."""
+    if kind == "insert":
+        return insert(table), {c.key: c for c in table.columns}
+    keys = list(table.primary_key.columns)
+    others = [c for c in table.columns if not c.primary_key]
+    statement = (
+        update(table)
+        .where(*(c == bindparam(f"key_{c.key}") for c in keys))
+        .values({c: bindparam(c.key) for c in others})
+    )
+    return statement, {c.key: c for c in others} | {f"key_{c.key}": c for c in keys}

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
-from mediation.projections.bulk import insert_rows
+from mediation.projections.bulk import insert_rows, update_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
@@ -89,6 +89,7 @@ class StatsView(View[StatsTables]):
             Column("clocks", JSON, nullable=False),
             Column("next_due", UTCDateTime),
             Column("resolved_counted", Boolean, nullable=False),  # this agreement's performance
+            Column("party_keys", JSON, nullable=False),  # its rows in `parties`, to replace them
         )
         Index(
             f"ix_stats_cases{suffix}_center_due",
@@ -100,10 +101,10 @@ class StatsView(View[StatsTables]):
         parties = Table(
             f"stats_parties{suffix}",
             metadata,
-            Column("case_id", Uuid, primary_key=True),
             Column("party_key", String(32), primary_key=True),  # PartyKeys: never raw values
+            Column("case_id", Uuid, primary_key=True),
+            sqlite_with_rowid=False,
         )
-        Index(f"ix_stats_parties{suffix}_key", parties.c.party_key)
         return StatsTables(facts, cases, parties)
 
     def _plan(self, conn: Connection, tables: StatsTables, batch: Sequence[Recorded]) -> Chunk:
@@ -127,24 +128,22 @@ class StatsView(View[StatsTables]):
             c = tables.cases
             for row in conn.execute(select(c).where(c.c.case_id.in_(wanted))):
                 state.rows[row.case_id] = dict(row._mapping)
+                state.stored_keys[row.case_id] = row.party_keys
         return state
 
     def _write(self, conn: Connection, tables: StatsTables, state: Chunk) -> None:
-        if state.facts:
-            insert_rows(conn, tables.facts, state.facts)
-        changed = [state.rows[i] for i in state.dirty]
-        stored = [i for i in state.dirty if i in state.known]
-        if stored:
-            conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(stored)))
-        if changed:
-            insert_rows(conn, tables.cases, changed)
+        insert_rows(conn, tables.facts, state.facts)
         p = tables.parties
         renamed = [i for i in state.keys if i in state.known]
         if renamed:
-            conn.execute(delete(p).where(p.c.case_id.in_(renamed)))
-        keys = [{"case_id": i, "party_key": k} for i, ks in state.keys.items() for k in ks]
-        if keys:
-            insert_rows(conn, p, keys)
+            old = {key for i in renamed for key in state.stored_keys[i]}
+            conn.execute(delete(p).where(p.c.party_key.in_(old), p.c.case_id.in_(renamed)))
+        update_rows(conn, tables.cases, [state.rows[i] for i in state.dirty if i in state.known])
+        insert_rows(
+            conn, tables.cases, [state.rows[i] for i in state.dirty if i not in state.known]
+        )
+        pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
+        insert_rows(conn, p, pairs)
 
 
 __all__ = ["StatsTables", "StatsView"]

@@ -39,6 +39,7 @@ class Chunk:
     new_keys: dict[str, set[UUID]] = field(default_factory=dict)
     facts: list[Row] = field(default_factory=list)
     registered_keys: dict[UUID, set[str]] = field(default_factory=dict)  # hashed once
+    stored_keys: dict[UUID, list[str]] = field(default_factory=dict)  # as the rows were read
 
     def prepare(self, chunk: Sequence[Recorded], party_keys: PartyKeys) -> set[str]:
         """Note the stored cases this chunk touches; return the keys of new cases' parties."""
@@ -51,6 +52,7 @@ class Chunk:
 
     def set_keys(self, case_id: UUID, keys: set[str]) -> None:
         self.keys[case_id] = keys
+        self.rows[case_id]["party_keys"] = sorted(keys)
         for key in keys:
             self.new_keys.setdefault(key, set()).add(case_id)
 
@@ -140,6 +142,7 @@ def _registered(event: Case.Registered) -> Row:
         "clocks": {},
         "next_due": None,
         "resolved_counted": False,
+        "party_keys": [],
     }
 
 
