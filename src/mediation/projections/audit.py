@@ -17,13 +17,12 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
     select,
 )
 
 from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows
+from mediation.projections.bulk import insert_rows, save_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 
@@ -37,7 +36,7 @@ class AuditTables:
 @dataclass(frozen=True)
 class AuditPlan:
     events: list[dict[str, Any]]  # a row per event
-    known: set[Any]  # cases whose stored rows are replaced
+    stored: set[Any]  # cases that have a row already: it is updated
     cases: dict[Any, dict[str, Any]]  # each touched case's center and status after the batch
 
 
@@ -82,17 +81,16 @@ class AuditView(View[AuditTables]):
         if known:
             query = select(cases).where(cases.c.case_id.in_(known))
             state = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+        stored = set(state)
         rows = []
         for recorded in batch:
             rows.append(_row(state, recorded))
             self.folded(recorded.position)
-        return AuditPlan(rows, known, state)
+        return AuditPlan(rows, stored, state)
 
     def _write(self, conn: Connection, tables: AuditTables, plan: AuditPlan) -> None:
         insert_rows(conn, tables.events, plan.events)
-        if plan.known:
-            conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(plan.known)))
-        insert_rows(conn, tables.cases, list(plan.cases.values()))
+        save_rows(conn, tables.cases, plan.cases, plan.stored)
 
 
 def _row(state: dict[Any, dict[str, Any]], recorded: Recorded) -> dict[str, Any]:

@@ -12,7 +12,7 @@ SQLAlchemy writes, in one or two C calls instead of a chain of Python ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -62,6 +62,15 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     row's value. Where only some rows of a table change, this writes the pages those rows are
     on and no index whose columns kept their values (a delete and insert writes every index)."""
     _execute(conn, _prepare(table, conn.dialect, "update"), rows)
+
+
+def save_rows(
+    conn: Connection, table: Table, rows: Mapping[Any, dict[str, Any]], stored: Container[Any]
+) -> None:
+    """Rows by their key: UPDATE those whose key is in `stored` (read from the table), INSERT
+    the others."""
+    update_rows(conn, table, [row for key, row in rows.items() if key in stored])
+    insert_rows(conn, table, [row for key, row in rows.items() if key not in stored])
 
 
 def _execute(conn: Connection, prepared: _Prepared, rows: Sequence[dict[str, Any]]) -> None:

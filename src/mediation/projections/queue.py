@@ -18,12 +18,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
     select,
 )
 
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows
+from mediation.projections.bulk import save_rows
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.phases import Statuses
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
@@ -40,7 +39,7 @@ class QueueTables:
 
 @dataclass(frozen=True)
 class QueuePlan:
-    known: set[Any]  # cases whose stored rows are replaced
+    stored: set[Any]  # cases that have a row already: it is updated
     rows: dict[Any, Row]  # each touched case's row after the batch
 
 
@@ -100,17 +99,14 @@ class QueueView(View[QueueTables]):
         if known:
             query = select(table).where(table.c.case_id.in_(known))
             rows = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+        stored = set(rows)
         for recorded in batch:
             self._fold(rows, recorded.event)
             self.folded(recorded.position)
-        return QueuePlan(known, rows)
+        return QueuePlan(stored, rows)
 
     def _write(self, conn: Connection, tables: QueueTables, plan: QueuePlan) -> None:
-        table = tables.cases
-        if plan.known:
-            conn.execute(delete(table).where(table.c.case_id.in_(plan.known)))
-        if plan.rows:
-            insert_rows(conn, table, list(plan.rows.values()))
+        save_rows(conn, tables.cases, plan.rows, plan.stored)
 
     def _fold(self, rows: dict[Any, Row], event: Case.Event) -> None:
         if isinstance(event, Case.Registered):

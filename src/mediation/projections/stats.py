@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
-from mediation.projections.bulk import insert_rows, update_rows
+from mediation.projections.bulk import insert_rows, save_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
@@ -138,10 +138,7 @@ class StatsView(View[StatsTables]):
         if renamed:
             old = {key for i in renamed for key in state.stored_keys[i]}
             conn.execute(delete(p).where(p.c.party_key.in_(old), p.c.case_id.in_(renamed)))
-        update_rows(conn, tables.cases, [state.rows[i] for i in state.dirty if i in state.known])
-        insert_rows(
-            conn, tables.cases, [state.rows[i] for i in state.dirty if i not in state.known]
-        )
+        save_rows(conn, tables.cases, {i: state.rows[i] for i in state.dirty}, state.known)
         pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
         insert_rows(conn, p, pairs)
 
