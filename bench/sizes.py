@@ -13,7 +13,7 @@ class Size:
     max_cases: int | None  # per client and level: stops earlier than `seconds` when reached
     api_processes: int  # PostgreSQL: also run HTTP against this many `mediation serve`s (<2: no)
     rebuild_events: tuple[int, ...]
-    rebuild_each_view: bool  # also rebuild each view alone at the smallest size
+    rebuild_each_view: bool  # also rebuild each view alone, at each size
     queue_cases: tuple[int, ...]
     queue_real_cases: int  # beyond this many cases the queue rows are copied, not generated
     queue_repeats: int
