@@ -17,7 +17,7 @@ LIBRARIES = (
     "uvicorn",
     "pydantic",
     "psycopg",
-    "httpx",
+    "httpx2",
 )
 
 

@@ -126,7 +126,7 @@ def _actions(results: Results) -> str:
         f"Each client works whole cases, {STEPS_PER_CASE} requests each: register, read, accept, "
         "route, two consents, read, two notes, read (7 writes, 3 reads), as the clerk and the "
         "mediator of its own center. *http*: a real `mediation serve` on loopback (with its views' "
-        "follower and rules thread, as deployed), clients are threads with one keep-alive httpx "
+        "follower and rules thread, as deployed), clients are threads with one keep-alive httpx2 "
         "connection each; *http ×2*: two API processes plus one `mediation projections run` "
         "worker, clients spread over them; *direct*: `CaseApplication.register/act/case` in the "
         "bench process, the views' follower and the rules beside it; *crud*: the same state "

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 from uuid import UUID
 
-import httpx
+import httpx2
 
 from bench.workload import CITY, Staff, Step, staff
 from mediation.bootstrap import Services
@@ -77,7 +77,7 @@ class HttpTarget:
 
 class HttpClient:
     def __init__(self, base_url: str, tokens: dict[Role, str]) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30.0)
+        self.http = httpx2.Client(base_url=base_url, timeout=30.0)
         self.headers = {
             role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()
         }
@@ -107,7 +107,7 @@ def _body(command: c.Command) -> dict[str, Any]:
     return dataclasses.asdict(command)
 
 
-def _expect(response: httpx.Response, status: int) -> None:
+def _expect(response: httpx2.Response, status: int) -> None:
     if response.status_code != status:
         raise UnexpectedResponseError(
             f"{response.request.method} {response.request.url.path}: "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -74,15 +74,15 @@ def act(
     action: str,
     body: Json | None = None,
     **headers: str,
-) -> httpx.Response:
+) -> httpx2.Response:
     """POST an action; `if_match="3"` becomes the header `If-Match: 3`."""
     named = {name.replace("_", "-").title(): value for name, value in headers.items()}
     url = case_url(case_id, "actions", action)
-    response: httpx.Response = client.post(url, headers=auth(token) | named, json=body)
+    response: httpx2.Response = client.post(url, headers=auth(token) | named, json=body)
     return response
 
 
-def done(response: httpx.Response) -> Json:
+def done(response: httpx2.Response) -> Json:
     """The body of an action that must have succeeded."""
     assert response.status_code == 200, response.text
     body: Json = response.json()

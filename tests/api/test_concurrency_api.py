@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import anyio.to_thread
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from mediation.api.app import create_app
@@ -29,11 +29,11 @@ from tests.api.conftest import (
 ROUNDS = 5
 
 
-def at_once(*requests: Callable[[], httpx.Response]) -> list[httpx.Response]:
+def at_once(*requests: Callable[[], httpx2.Response]) -> list[httpx2.Response]:
     """Run the requests in threads released together by a barrier."""
     barrier = threading.Barrier(len(requests))
 
-    def run(request: Callable[[], httpx.Response]) -> httpx.Response:
+    def run(request: Callable[[], httpx2.Response]) -> httpx2.Response:
         barrier.wait(timeout=10)
         return request()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 
 from tests.reliability.moves import Json
 from tests.reliability.tally import Tally, Unanswered
@@ -17,7 +17,7 @@ class Client:
     """Reads and writes as any user of the organisation."""
 
     def __init__(self, url: str, tokens: dict[str, str], tally: Tally) -> None:
-        self.http = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT)
+        self.http = httpx2.Client(base_url=url, timeout=REQUEST_TIMEOUT)
         self.tokens = tokens
         self.tally = tally
 
@@ -49,13 +49,13 @@ class Client:
 
     def write(
         self, pending: Unanswered, path: str, body: Json, headers: dict[str, str]
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """POST; an answer that never comes leaves `pending` in the tally."""
         try:
             answer = self.http.post(path, json=body, headers=self._auth(pending.user) | headers)
-        except httpx.ConnectError:
+        except httpx2.ConnectError:
             raise  # never sent
-        except httpx.TransportError:
+        except httpx2.TransportError:
             self.tally.unanswered.append(pending)
             raise
         self.tally.writes[answer.status_code] += 1

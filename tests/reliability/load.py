@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
-import httpx
+import httpx2
 
 from tests.reliability.clients import REQUEST_TIMEOUT, Client
 from tests.reliability.moves import STAFF, Json, choose, registration
@@ -120,10 +120,10 @@ class Worker:
             while not self.load.stopping.is_set():
                 try:
                     self.step()
-                except httpx.ConnectError:
+                except httpx2.ConnectError:
                     self.tally.refused_connections += 1
                     time.sleep(0.05)
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     self.tally.broken_connections += 1
                     time.sleep(0.05)
         except Exception as error:  # the client's own fault must fail the run, not hide

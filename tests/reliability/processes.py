@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -168,8 +168,8 @@ class Deployment:
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
-    except httpx.TransportError:
+        return httpx2.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+    except httpx2.TransportError:
         return False
 
 

@@ -15,7 +15,7 @@ from tests.rules.conftest import Register
 from tests.support import FakeClock, Org
 
 
-def feed(client: TestClient, token: str, **params: object) -> dict[str, Any]:
+def feed(client: TestClient, token: str, **params: str | int) -> dict[str, Any]:
     response = client.get(
         "/api/v1/notifications", headers={"Authorization": f"Bearer {token}"}, params=params
     )

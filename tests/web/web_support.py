@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
@@ -23,17 +23,17 @@ def csrf(client: TestClient, path: str = "/sign-in") -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> httpx2.Response:
     token = csrf(client)
     data = {"username": username, "password": password, "csrf_token": token, "next": "/queue"}
-    response: httpx.Response = client.post("/sign-in", data=data, follow_redirects=False)
+    response: httpx2.Response = client.post("/sign-in", data=data, follow_redirects=False)
     assert response.status_code == 303, response.text
     return response
 
 
-def post_form(client: TestClient, path: str, data: dict[str, Any], page: str) -> httpx.Response:
+def post_form(client: TestClient, path: str, data: dict[str, Any], page: str) -> httpx2.Response:
     """Post a form as the page at `page` would, with the session's CSRF token."""
-    response: httpx.Response = client.post(
+    response: httpx2.Response = client.post(
         path, data={**data, "csrf_token": csrf(client, page)}, follow_redirects=False
     )
     return response
@@ -69,7 +69,7 @@ def register(client: TestClient, **overrides: str) -> str:
     return location.removeprefix("/cases/")
 
 
-def act(client: TestClient, case_id: str, action: str, **fields: Any) -> httpx.Response:
+def act(client: TestClient, case_id: str, action: str, **fields: Any) -> httpx2.Response:
     """Post an action's form from the case page, on the version the page shows."""
     page = client.get(f"/cases/{case_id}").text
     version = re.search(r'name="version" value="(\d+)"', page)

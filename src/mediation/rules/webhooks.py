@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -99,7 +99,7 @@ class DeliveryState(StrEnum):
 
 
 class Poster(Protocol):
-    """Sends one POST; returns the HTTP status, raises OSError or httpx.HTTPError when none came."""
+    """Sends one POST; returns the HTTP status, raises OSError or httpx2.HTTPError when none came."""
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int: ...
 
@@ -111,10 +111,10 @@ class Centers(Protocol):
 
 
 class HttpPoster:
-    """POSTs over HTTP(S) with httpx; redirects are not followed (a hook names its final URL)."""
+    """POSTs over HTTP(S) with httpx2; redirects are not followed (a hook names its final URL)."""
 
     def __init__(self, timeout: float = TIMEOUT) -> None:
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._client = httpx2.Client(timeout=timeout, follow_redirects=False)
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         return self._client.post(url, content=body, headers=dict(headers)).status_code
@@ -350,7 +350,7 @@ class Webhooks:
             status = self.poster.post(row.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except (OSError, httpx.HTTPError) as failure:
+        except (OSError, httpx2.HTTPError) as failure:
             error = f"{type(failure).__name__}: {failure}"[:500]
         attempts = row.attempts + 1
         if error is None:
