@@ -422,6 +422,8 @@ def test_a_retried_registration_with_an_idempotency_key_returns_the_first_case(
     assert "Idempotent-Replayed" not in first.headers
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert mark(services) == after_first
+    assert int(first.headers["Log-Position"]) == after_first.log_head
+    assert "Log-Position" not in retry.headers  # nothing new was written
     entries = history(client, tokens["clerk"], first.json()["id"])
     assert [e["type"] for e in entries] == ["Registered"]
 

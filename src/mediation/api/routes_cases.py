@@ -57,11 +57,27 @@ def _expected_version(if_match: str | None) -> int | None:
     return int(text)
 
 
+# The log position of a registration's event, for `after=` on the views (read your writes).
+LOG_POSITION = "Log-Position"
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=CaseView,
-    responses=MALFORMED | CONFLICT,
+    responses=MALFORMED
+    | CONFLICT
+    | {
+        201: {
+            "headers": {
+                LOG_POSITION: {
+                    "description": "The event log position of the registration, for `after=` "
+                    "on the queue, audit and stats (absent when an Idempotency-Key replayed it)",
+                    "schema": {"type": "integer"},
+                }
+            }
+        }
+    },
 )
 def register_case(
     body: c.Register,
@@ -72,13 +88,16 @@ def register_case(
 ) -> CaseView:
     """Register a dispute at the caller's center (or `center`, for a supervisor, below theirs).
 
-    With an `Idempotency-Key` header a retry returns the case the first call registered.
+    With an `Idempotency-Key` header a retry returns the case the first call registered. The
+    `Log-Position` header is the position of the registration's event in the log.
     """
     saved = services.cases.register(body, actor, idempotency_key)
     response.headers["Location"] = f"{router.prefix}/{saved.view.id}"
     response.headers["ETag"] = _etag(saved.view.version)
     if not saved.created:
         response.headers["Idempotent-Replayed"] = "true"
+    if saved.position is not None:
+        response.headers[LOG_POSITION] = str(saved.position)
     return saved.view
 
 
