@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from psycopg.types.json import Json, Jsonb
 from sqlalchemy import Date, MetaData, Table, Uuid, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeEngine
 
 from mediation.domain import VOCABULARY
@@ -113,64 +114,62 @@ def test_every_column_of_every_view_is_bound_as_sqlalchemy_binds_it() -> None:
     assert checked == set(SAMPLES)
 
 
-def test_rows_inserted_in_bulk_are_stored_as_sqlalchemys_insert_stores_them(
-    database: Database,
-) -> None:
+@pytest.fixture
+def queue_twins(database: Database) -> Iterator[tuple[Engine, Table, Table]]:
+    """Two empty queue tables in one database: one for the bulk path, one for SQLAlchemy's."""
     workflows = WorkflowRegistry.load(VOCABULARY)
-    metadata = MetaData()
-    tables = QueueView(workflows).define(metadata, "_bulk")
-    twin = QueueView(workflows).define(MetaData(), "_core").cases
+    bulk = QueueView(workflows).define(MetaData(), "_bulk").cases
+    core = QueueView(workflows).define(MetaData(), "_core").cases
     engine = database.create_engine()
-    metadata.create_all(engine)
-    twin.create(engine)
-    moment = datetime(2026, 3, 2, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
-    rows = [_queue_row(uuid.uuid4(), moment, due) for due in (moment + timedelta(days=3), None)]
+    bulk.create(engine)
+    core.create(engine)
     try:
-        with engine.begin() as conn:
-            insert_rows(conn, tables.cases, rows)
-            conn.execute(insert(twin), rows)
-        with engine.connect() as conn:
-            assert _raw(conn, tables.cases) == _raw(conn, twin)
-            stored = conn.execute(select(tables.cases).order_by(tables.cases.c.case_id)).all()
-        assert {row.case_id: row.last_activity for row in stored} == {
-            row["case_id"]: moment.astimezone(UTC) for row in rows
-        }
+        yield engine, bulk, core
     finally:
         engine.dispose()
 
 
-def test_rows_updated_in_bulk_are_stored_as_sqlalchemys_update_stores_them(
-    database: Database,
+MOMENT = datetime(2026, 3, 2, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+
+
+def test_rows_inserted_in_bulk_are_stored_as_sqlalchemys_insert_stores_them(
+    queue_twins: tuple[Engine, Table, Table],
 ) -> None:
-    workflows = WorkflowRegistry.load(VOCABULARY)
-    metadata = MetaData()
-    tables = QueueView(workflows).define(metadata, "_bulk")
-    twin = QueueView(workflows).define(MetaData(), "_core").cases
-    engine = database.create_engine()
-    metadata.create_all(engine)
-    twin.create(engine)
-    moment = datetime(2026, 3, 2, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
-    rows = [_queue_row(uuid.uuid4(), moment, moment + timedelta(days=n)) for n in range(3)]
-    later = moment + timedelta(hours=5, microseconds=1)
+    engine, bulk, core = queue_twins
+    rows = [_queue_row(uuid.uuid4(), MOMENT, due) for due in (MOMENT + timedelta(days=3), None)]
+    with engine.begin() as conn:
+        insert_rows(conn, bulk, rows)
+        conn.execute(insert(core), rows)
+    with engine.connect() as conn:
+        assert _raw(conn, bulk) == _raw(conn, core)
+        stored = conn.execute(select(bulk).order_by(bulk.c.case_id)).all()
+    assert {row.case_id: row.last_activity for row in stored} == {
+        row["case_id"]: MOMENT.astimezone(UTC) for row in rows
+    }
+
+
+def test_rows_updated_in_bulk_are_stored_as_sqlalchemys_update_stores_them(
+    queue_twins: tuple[Engine, Table, Table],
+) -> None:
+    engine, bulk, core = queue_twins
+    rows = [_queue_row(uuid.uuid4(), MOMENT, MOMENT + timedelta(days=n)) for n in range(3)]
+    later = MOMENT + timedelta(hours=5, microseconds=1)
     changed = [
         rows[0] | {"status": "accepted", "next_due": None, "sort_due": NO_DEADLINE},
         rows[2] | {"assignee": "王调解员", "last_activity": later, "clocks": {}},
     ]
-    try:
-        with engine.begin() as conn:
-            for table in (tables.cases, twin):
-                conn.execute(insert(table), rows)
-            update_rows(conn, tables.cases, changed)
-            for row in changed:
-                conn.execute(update(twin).where(twin.c.case_id == row["case_id"]).values(row))
-        with engine.connect() as conn:
-            assert _raw(conn, tables.cases) == _raw(conn, twin)
-            stored = {r.case_id: r for r in conn.execute(select(tables.cases))}
-        assert stored[rows[0]["case_id"]].status == "accepted"
-        assert stored[rows[1]["case_id"]].status == "registered"  # not among the changed
-        assert stored[rows[2]["case_id"]].last_activity == later.astimezone(UTC)
-    finally:
-        engine.dispose()
+    with engine.begin() as conn:
+        for table in (bulk, core):
+            conn.execute(insert(table), rows)
+        update_rows(conn, bulk, changed)
+        for row in changed:
+            conn.execute(update(core).where(core.c.case_id == row["case_id"]).values(row))
+    with engine.connect() as conn:
+        assert _raw(conn, bulk) == _raw(conn, core)
+        stored = {r.case_id: r for r in conn.execute(select(bulk))}
+    assert stored[rows[0]["case_id"]].status == "accepted"
+    assert stored[rows[1]["case_id"]].status == "registered"  # not among the changed
+    assert stored[rows[2]["case_id"]].last_activity == later.astimezone(UTC)
 
 
 def _raw(conn: Any, table: Table) -> list[tuple[Any, ...]]:
