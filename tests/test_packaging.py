@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "mediation"
@@ -22,7 +23,7 @@ def runtime_distributions() -> set[str]:
     seen: set[tuple[str, str]] = set()
     while pending:
         requirement = pending.pop()
-        name = _normal(requirement.name)
+        name = canonicalize_name(requirement.name)
         for extra in ("", *requirement.extras):
             if (name, extra) in seen:
                 continue
@@ -51,17 +52,13 @@ def imported_top_levels() -> dict[str, Path]:
     return modules
 
 
-def _normal(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def test_every_package_the_code_imports_comes_with_its_runtime_dependencies() -> None:
     providers = metadata.packages_distributions()
     runtime = runtime_distributions()
     missing = {
         module: str(path.relative_to(ROOT))
         for module, path in imported_top_levels().items()
-        if not {_normal(d) for d in providers.get(module, [])} & runtime
+        if not {canonicalize_name(d) for d in providers.get(module, [])} & runtime
     }
     assert missing == {}, f"imported, but not a runtime dependency: {missing}"
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import (
@@ -125,7 +125,10 @@ def _date_iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _prepare(table: Table, dialect: Dialect, kind: str) -> _Prepared:
+Statement = Literal["insert", "update"]
+
+
+def _prepare(table: Table, dialect: Dialect, kind: Statement) -> _Prepared:
     key = (table.fullname, dialect.name, kind)
     if key not in _prepared:
         statement, columns = _statement(table, kind)
@@ -144,7 +147,7 @@ def _prepare(table: Table, dialect: Dialect, kind: str) -> _Prepared:
     return _prepared[key]
 
 
-def _statement(table: Table, kind: str) -> tuple[Insert | Update, dict[str, Column[Any]]]:
+def _statement(table: Table, kind: Statement) -> tuple[Insert | Update, dict[str, Column[Any]]]:
     """The statement and, by the name of each of its parameters, the column it binds."""
     if kind == "insert":
         return insert(table), {c.key: c for c in table.columns}
