@@ -13,6 +13,7 @@ from sqlalchemy import Connection, inspect
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.projections import Projections, RebuildRunningError, tracking
+from mediation.projections.stats import StatsView
 from tests.projections.projection_support import (
     Desk,
     check_views_equal_fold,
@@ -20,6 +21,7 @@ from tests.projections.projection_support import (
     whole_audit,
     whole_queue,
 )
+from tests.projections.test_projection_mechanics import InjectedFaultError, head
 
 
 def populate(desk: Desk) -> None:
@@ -175,3 +177,31 @@ def test_a_rebuild_hands_its_connections_back_to_the_pool_with_their_own_setting
         idle = services.engine.pool.checkedin()  # type: ignore[attr-defined]
         pooled = [stack.enter_context(services.engine.connect()) for _ in range(max(idle, 1))]
         assert [connection_settings(conn) for conn in pooled] == [before] * len(pooled)
+
+
+def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    stats = projections.views["stats"]
+    assert isinstance(stats, StatsView)
+    held: list[int] = []
+
+    def fail_at_the_end(position: int) -> None:
+        if position == head(services):
+            held.append(stats.held(2))  # the party keys of the cases so far, not yet written
+            raise InjectedFaultError(position)
+
+    stats.fault = fail_at_the_end
+    projections.rebuild_batch_size = 5  # the earlier batches' keys are held at the end
+    with pytest.raises(InjectedFaultError):
+        projections.rebuild(["stats"])
+    stats.fault = None
+
+    assert held[0] > 0
+    assert stats.held(2) == 0  # nothing held for the failed generation
+    assert projections.status()[2].generation == 1  # the old generation still answers
+    assert "stats_facts_g2" not in table_names(services)  # removed: no waiting for it
+    assert projections.rebuild(["stats"]) == {"stats": 2}
+    projections.catch_up()  # the other views
+    check_views_equal_fold(projections, desk, services.clock.now())

@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection, select
 
 from mediation.accounts import Directory
 from mediation.application import CaseApplication
@@ -23,6 +24,7 @@ from mediation.projections import (
     Projections,
     build_projections,
 )
+from mediation.projections.stats import StatsTables
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
 from tests.projections.projection_support import (
@@ -61,7 +63,7 @@ TRIES = {
 }
 MEDIATORS = {"cg-a": ("mia", "mo"), "dz": ("dawa", "dawa")}
 STEP = st.tuples(
-    st.sampled_from(["register", "advance", "catch_up", *["act"] * 9]),
+    st.sampled_from(["register", "advance", "catch_up", "rebuild", *["act"] * 9]),
     st.integers(0, 4),
     st.integers(0, 99),
     st.integers(0, 3),
@@ -125,10 +127,29 @@ def play(
             clock.moment += timedelta(hours=(1, 13, 30, 24 * 20)[variant])
         elif kind == "catch_up":
             projections.catch_up()
+        elif kind == "rebuild":
+            rebuild_all(projections)
         elif cases:
             case_id, _registrar = cases[index % len(cases)]
             for attempt in range(1 + 2 * variant):  # a few actions in a row: cases get somewhere
                 act(desk, case_id, choice + 7 * attempt, variant, clock.now().date())
+
+
+def party_rows(projections: Projections) -> set[tuple[str, UUID]]:
+    def read(conn: Connection, tables: StatsTables) -> set[tuple[str, UUID]]:
+        parties = tables.parties
+        return {(row.party_key, row.case_id) for row in conn.execute(select(parties))}
+
+    return projections.read("stats", read)
+
+
+def rebuild_all(projections: Projections) -> None:
+    """Rebuild every view; the statistics' party keys (which a rebuild holds back and writes
+    at the end) come out as the live view had them, for the re-disputes still to come."""
+    projections.catch_up()
+    live = party_rows(projections)
+    projections.rebuild()
+    assert party_rows(projections) == live
 
 
 def act(desk: Desk, case_id: UUID, choice: int, variant: int, today: date) -> None:
@@ -160,13 +181,22 @@ def test_every_view_equals_a_direct_fold_over_the_case_histories(
     @given(
         steps=st.lists(STEP, min_size=10, max_size=50),
         batch_size=st.sampled_from([1, 4, 7]),
+        held_keys=st.sampled_from([1, 3, 1000]),
     )
-    def example(steps: list[tuple[str, int, int, int]], batch_size: int) -> None:
+    def example(steps: list[tuple[str, int, int, int]], batch_size: int, held_keys: int) -> None:
         clock = Clock()
         database = fresh_databases()
         cases = CaseApplication(database.eventsourcing_env(), workflows, directory, clock)
         engine = database.create_engine()
-        projections = build_projections(engine, cases, workflows, SALT, batch_size=batch_size)
+        projections = build_projections(
+            engine,
+            cases,
+            workflows,
+            SALT,
+            batch_size=batch_size,
+            rebuild_batch_size=batch_size,
+            held_keys=held_keys,
+        )
         try:
             projections.create_schema()
             desk = Desk(cases, actors)

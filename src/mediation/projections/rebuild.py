@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from mediation.projections import tracking
 from mediation.projections.processor import Outcome, Processor, Progress, lock_key
 from mediation.projections.view import View
 
+log = logging.getLogger("mediation.projections")
 # A building generation nobody advanced for this long was left by a rebuild that died.
 ABANDONED_AFTER = timedelta(minutes=2)
 
@@ -39,6 +41,27 @@ def rebuild(
             if view.name in started:
                 _drop(engine, view, started[view.name])
         raise
+    for view in views:
+        view.defer_writes(started[view.name])
+    try:
+        _build(engine, processor, views, started, progress)
+    except BaseException:  # an error, or the operator's Ctrl-C: the next rebuild may start now
+        for view in views:
+            view.drop_deferred(started[view.name])
+            _remove_unfinished(engine, view, started[view.name])
+        raise
+    for view in views:
+        _drop_others(engine, view, started[view.name])
+    return started
+
+
+def _build(
+    engine: Engine,
+    processor: Processor,
+    views: Sequence[View[Any]],
+    started: dict[str, int],
+    progress: Progress | None,
+) -> None:
     pending = list(views)
     indexed = False
     while pending:
@@ -51,9 +74,6 @@ def rebuild(
             indexed = True
             continue  # and catch up with what came meanwhile
         pending = [view for view in pending if not _switch(engine, view.name, started[view.name])]
-    for view in views:
-        _drop_others(engine, view, started[view.name])
-    return started
 
 
 def _start(engine: Engine, view: View[Any]) -> int:
@@ -91,10 +111,11 @@ def _switch(engine: Engine, name: str, generation: int) -> bool:
 
 
 def _finish(engine: Engine, views: Sequence[View[Any]], generations: dict[str, int]) -> None:
-    """Add the deferred indexes; on PostgreSQL, also the statistics its planner needs (freshly
-    filled tables have none until autovacuum comes by)."""
+    """Write what the views deferred, add the deferred indexes; on PostgreSQL, also the
+    statistics its planner needs (freshly filled tables have none until autovacuum comes by)."""
     for view in views:
         with engine.begin() as conn:
+            view.write_deferred(conn, generations[view.name])
             view.create_deferred_indexes(conn, generations[view.name])
             if engine.dialect.name == "postgresql":
                 view.analyze(conn, generations[view.name])
@@ -107,6 +128,18 @@ def _drop_others(engine: Engine, view: View[Any], keep: int) -> None:
         ]
     for generation in others:
         _drop(engine, view, generation)
+
+
+def _remove_unfinished(engine: Engine, view: View[Any], generation: int) -> None:
+    """Drop a new generation the failed rebuild had not switched to yet. If even that fails
+    (the database is gone), it stays until it counts as abandoned (ABANDONED_AFTER)."""
+    try:
+        with engine.begin() as conn:
+            if tracking.active_generation(conn, view.name) == generation:
+                return  # switched to before the failure: it is the view now
+        _drop(engine, view, generation)
+    except Exception:
+        log.warning("could not remove %s generation %d of a failed rebuild", view.name, generation)
 
 
 def _drop(engine: Engine, view: View[Any], generation: int) -> None:

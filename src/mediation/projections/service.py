@@ -65,8 +65,10 @@ class Projections:
         batch_size: int = 1000,
         poll_interval: float = 0.5,
         before_commit: BeforeCommit | None = None,
+        rebuild_batch_size: int = REBUILD_BATCH_SIZE,
     ) -> None:
         self.engine = engine
+        self.rebuild_batch_size = rebuild_batch_size
         self.log = EventLog(application)
         self.views = {view.name: view for view in views}
         self.processor = Processor(engine, self.log, batch_size, before_commit)
@@ -149,7 +151,7 @@ class Projections:
         processor = Processor(
             self.engine,
             self.log,
-            max(self.processor.batch_size, REBUILD_BATCH_SIZE),
+            self.rebuild_batch_size,
             self.processor.before_commit,
             bulk=REBUILD_WRITING,
         )

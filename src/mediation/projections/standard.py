@@ -16,8 +16,8 @@ from mediation.projections.audit_query import AuditPage, AuditQuery, read_audit
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueTables, QueueView
 from mediation.projections.queue_query import QueuePage, QueueQuery, read_queue
-from mediation.projections.service import Projections
-from mediation.projections.stats import StatsTables, StatsView
+from mediation.projections.service import REBUILD_BATCH_SIZE, Projections
+from mediation.projections.stats import HELD_KEYS, StatsTables, StatsView
 from mediation.projections.stats_query import StatsQuery, StatsReport, read_stats
 from mediation.projections.view import View
 from mediation.workflows import WorkflowRegistry
@@ -34,15 +34,22 @@ def build_projections(
     batch_size: int = 1000,
     poll_interval: float = 0.5,
     extra_views: Sequence[View[Any]] = (),
+    rebuild_batch_size: int = REBUILD_BATCH_SIZE,
+    held_keys: int = HELD_KEYS,
 ) -> Projections:
-    """The queue, audit and stats views over `application`'s log, tables in `engine`'s database."""
+    """The queue, audit and stats views over `application`'s log, tables in `engine`'s database.
+
+    The sizes (events per batch, live and in a rebuild; party keys a rebuild holds back, see
+    `HeldKeys`) are for tests and benchmarks to vary: the defaults are the measured best."""
     views: tuple[View[Any], ...] = (
         QueueView(workflows),
         AuditView(),
-        StatsView(workflows, PartyKeys(party_salt), zone),
+        StatsView(workflows, PartyKeys(party_salt), zone, held_keys),
         *extra_views,
     )
-    return Projections(engine, application, views, batch_size, poll_interval)
+    return Projections(
+        engine, application, views, batch_size, poll_interval, rebuild_batch_size=rebuild_batch_size
+    )
 
 
 def queue(projections: Projections, query: QueueQuery, now: datetime) -> QueuePage:

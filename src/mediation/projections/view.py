@@ -101,6 +101,20 @@ class View(ABC, Generic[T]):
         """Write a plan made by `plan`, inside the caller's transaction."""
         self._write(conn, self.tables(generation), plan)
 
+    def defer_writes(self, generation: int) -> None:
+        """A rebuild's new generation is written by the rebuilding process alone and read by
+        nobody until `write_deferred`: a view may keep part of its writes to it in memory
+        meanwhile, where writing them batch by batch costs more than writing them at once.
+        A rebuild that dies leaves the generation abandoned (never switched to, see
+        `rebuild`), so nothing deferred is ever missed by a reader. By default nothing is."""
+
+    def write_deferred(self, conn: Connection, generation: int) -> None:
+        """Write what `defer_writes` kept back, inside the caller's transaction, and write
+        batch by batch again from now on (before the generation's indexes and switch)."""
+
+    def drop_deferred(self, generation: int) -> None:
+        """Forget what was kept back for `generation` (its rebuild failed)."""
+
     def folded(self, position: int) -> None:
         """Each view calls this after folding an event in memory."""
         if self.fault is not None:
