@@ -51,6 +51,8 @@ PARENT = dict.fromkeys(COUNTIES, "city") | {
 TOWN_LIST = [t for towns in TOWNS.values() for t in towns]
 BIG_TOWN = TOWN_LIST[0]
 SAVE_BATCH = 400  # cases per save: one transaction
+SPACING = 25  # saves between two steps of a case (see Generator)
+RECURRING = 50  # every so many registrations name a party of an earlier case
 DAY = timedelta(days=1)
 
 
@@ -128,32 +130,62 @@ def record(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
     )
 
 
+@dataclass
+class Life:
+    """A generated case under way: what is left of its life, and who acts in it when."""
+
+    case: Case
+    steps: list[Step]
+    actors: dict[str, Actor]
+    mediator: str
+    moment: datetime
+
+
 class Generator:
-    """Cases across the towns (a quarter in the first), registered over the last 90 days."""
+    """Cases across the towns (a quarter in the first), registered over the last 90 days.
+
+    As in a real log, a case's events are far apart: each save holds the steps of earlier
+    cases that fall due, then new registrations up to SAVE_BATCH, and a case's next step falls
+    due SPACING saves later (fewer while the log is young, so that its mix of registrations
+    and later steps is steady from the start): some 10,000 events after its last one, not in
+    the same batch of a view, which then has to read and update the case's stored row, as in
+    service. Every RECURRING-th registration names a party of an earlier case (a re-dispute,
+    when that one is closed).
+    """
 
     def __init__(self, app: CaseApplication, workflows: WorkflowRegistry) -> None:
         self.app = app
         self.workflow = workflows.latest("dispute")
         self.directory = Directory()
         self.count = 0
+        self.saves = 0
+        self.due: dict[int, list[Life]] = {}  # by the save they fall due in
 
     def run(self, events: int, open_only: bool, cases: int | None = None) -> int:
-        """Save cases until `events` events (or `cases` cases) were written; events written."""
+        """Save until `events` events (or `cases` new cases) were written; events written."""
         written = made = 0
-        batch: list[Case] = []
         while (written < events) if cases is None else (made < cases):
-            case = self.case(open_only)
-            batch.append(case)
-            written += len(case.pending_events)
-            made += 1
-            if len(batch) == SAVE_BATCH:
-                self.app.save(*batch)
-                batch = []
-        if batch:
-            self.app.save(*batch)
+            moved = self.due.pop(self.saves, [])
+            if len(moved) > SAVE_BATCH:  # more fell due than one save takes: the rest next
+                self.due.setdefault(self.saves + 1, []).extend(moved[SAVE_BATCH:])
+                moved = moved[:SAVE_BATCH]
+            for life in moved:
+                self.step(life)
+            written += len(moved)
+            while len(moved) < SAVE_BATCH and (
+                (written < events) if cases is None else (made < cases)
+            ):
+                moved.append(self.register(open_only))
+                written += len(moved[-1].case.pending_events)
+                made += 1
+            if moved:
+                self.app.save(*(life.case for life in moved))
+            later = self.saves + min(SPACING, 1 + self.saves // 4)
+            self.due.setdefault(later, []).extend(life for life in moved if life.steps)
+            self.saves += 1
         return written
 
-    def case(self, open_only: bool) -> Case:
+    def register(self, open_only: bool) -> Life:
         n = self.count = self.count + 1
         town = TOWN_LIST[0] if n % 4 == 0 else TOWN_LIST[n % len(TOWN_LIST)]
         moment = datetime.now(UTC) - 90 * DAY + timedelta(seconds=(n * 7919) % (90 * 86_400))
@@ -166,14 +198,17 @@ class Generator:
         ctx = Context(self.workflow, moment, self.directory)
         case = register_case(uuid.uuid4(), registration(n), actors["clerk"], town, str(n), ctx)
         lives = OPEN_LIVES if open_only or n % 3 else CLOSED_LIVES
-        for make, who in lives[n % len(lives)]:
-            moment += timedelta(hours=5)
-            ctx = Context(self.workflow, moment, self.directory)
-            record(case, make(mediator), actors[who], ctx)
-        return case
+        return Life(case, list(lives[n % len(lives)]), actors, mediator, moment)
+
+    def step(self, life: Life) -> None:
+        make, who = life.steps.pop(0)
+        life.moment += timedelta(hours=5)
+        ctx = Context(self.workflow, life.moment, self.directory)
+        record(life.case, make(life.mediator), life.actors[who], ctx)
 
 
 def registration(n: int) -> c.Register:
+    a = n - 997 if n % RECURRING == 0 and n > 997 else n  # the applicant of an earlier case
     return c.Register(
         # Not n % 5: that would tie each type to one of the five lives, so to its deadline.
         dispute_type=("neighbour", "labour", "family", "land", "consumer")[n // 7 % 5],
@@ -181,7 +216,7 @@ def registration(n: int) -> c.Register:
         summary=f"第{n}号 邻里纠纷 ཁྱིམ་མཚེས་ཀྱི་རྩོད་གཞི། dispute number {n} about a wall",
         risk=(Risk.LOW, Risk.LOW, Risk.MEDIUM, Risk.HIGH)[n // 11 % 4] if n % 97 else Risk.RED,
         parties=(
-            c.NewParty(PartyRole.APPLICANT, f"申请人{n}", f"138{n:08d}", f"5401{n:014d}"),
+            c.NewParty(PartyRole.APPLICANT, f"申请人{a}", f"138{a:08d}", f"5401{a:014d}"),
             c.NewParty(PartyRole.RESPONDENT, f"被申请人{n}", f"139{n:08d}"),
         ),
     )
