@@ -1,4 +1,5 @@
-"""The bulk insert's short paths store exactly what SQLAlchemy's own bind processors store."""
+"""The bulk paths store exactly what SQLAlchemy's own bind processors store, and read exactly
+what its result processors read."""
 
 from __future__ import annotations
 
@@ -17,8 +18,15 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeEngine
 
 from mediation.domain import VOCABULARY
+from mediation.projections import bulk
 from mediation.projections.audit import AuditView
-from mediation.projections.bulk import converter, insert_rows, update_rows
+from mediation.projections.bulk import (
+    converter,
+    insert_rows,
+    result_converter,
+    select_rows,
+    update_rows,
+)
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueView
@@ -89,28 +97,65 @@ SAMPLES: dict[str, Any] = {
 }
 
 
-def test_every_column_of_every_view_is_bound_as_sqlalchemy_binds_it() -> None:
-    """Column types without a short path fall back to SQLAlchemy's own processor."""
+def view_tables(suffix: str) -> list[Table]:
+    """Every table of the three views."""
     workflows = WorkflowRegistry.load(VOCABULARY)
     views: list[View[Any]] = [
         QueueView(workflows),
         AuditView(),
         StatsView(workflows, PartyKeys(SALT)),
     ]
+    metadata = MetaData()
+    return [table for view in views for table in vars(view.define(metadata, suffix)).values()]
+
+
+def sqlalchemy_read(column_type: TypeEngine[Any], value: Any) -> Any:
+    dialect = sqlite.dialect()
+    stored = column_type.dialect_impl(dialect).bind_processor(dialect)
+    process = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    text_value = value if stored is None else stored(value)
+    return text_value, (text_value if process is None else process(text_value))
+
+
+@given(value=moments | st.just(NO_DEADLINE) | st.none())
+def test_a_stored_moment_is_read_as_sqlalchemy_reads_it(value: datetime) -> None:
+    stored, read = sqlalchemy_read(UTCDateTime(), value)
+    convert = result_converter(UTCDateTime(), sqlite.dialect())
+    assert convert is not None
+    assert convert(stored) == read
+    assert value is None or convert(stored).utcoffset() == timedelta(0)
+
+
+@given(value=st.uuids() | st.none())
+def test_a_stored_uuid_is_read_as_sqlalchemy_reads_it(value: uuid.UUID) -> None:
+    stored, read = sqlalchemy_read(Uuid(), value)
+    convert = result_converter(Uuid(), sqlite.dialect())
+    assert convert is not None
+    assert convert(stored) == read
+
+
+@given(value=st.dates() | st.none())
+def test_a_stored_date_is_read_as_sqlalchemy_reads_it(value: date) -> None:
+    stored, read = sqlalchemy_read(Date(), value)
+    convert = result_converter(Date(), sqlite.dialect())
+    assert convert is not None
+    assert convert(stored) == read
+
+
+def test_every_column_of_every_view_is_bound_as_sqlalchemy_binds_it() -> None:
+    """Column types without a short path fall back to SQLAlchemy's own processor."""
     checked = set()
-    for view in views:
-        tables = view.define(MetaData(), "_check")
-        for table in vars(tables).values():
-            for column in table.columns:
-                sample = SAMPLES[type(column.type).__name__]
-                for dialect in DIALECTS:
-                    assert bound(column.type, dialect, sample) == sqlalchemy_bind(
-                        column.type, dialect, sample
-                    ), f"{table.name}.{column.name} on {dialect.name}"
-                    assert bound(column.type, dialect, None) == sqlalchemy_bind(
-                        column.type, dialect, None
-                    ), f"{table.name}.{column.name} on {dialect.name}, None"
-                checked.add(type(column.type).__name__)
+    for table in view_tables("_check"):
+        for column in table.columns:
+            sample = SAMPLES[type(column.type).__name__]
+            for dialect in DIALECTS:
+                assert bound(column.type, dialect, sample) == sqlalchemy_bind(
+                    column.type, dialect, sample
+                ), f"{table.name}.{column.name} on {dialect.name}"
+                assert bound(column.type, dialect, None) == sqlalchemy_bind(
+                    column.type, dialect, None
+                ), f"{table.name}.{column.name} on {dialect.name}, None"
+            checked.add(type(column.type).__name__)
     assert checked == set(SAMPLES)
 
 
@@ -200,3 +245,58 @@ def _queue_row(case_id: uuid.UUID, moment: datetime, due: datetime | None) -> di
         "registered_at": moment,
         "is_open": True,
     }
+
+
+OTHER_KEYS: dict[str, Any] = {"Uuid": uuid.uuid4(), "BigInteger": 2**40 + 1, "String": "邻里2"}
+
+
+@pytest.fixture
+def every_view_table(database: Database) -> Iterator[tuple[Engine, list[Table]]]:
+    tables = view_tables("_read")
+    engine = database.create_engine()
+    with engine.begin() as conn:
+        for table in tables:
+            table.create(conn)
+    try:
+        yield engine, tables
+    finally:
+        engine.dispose()
+
+
+def test_rows_selected_in_bulk_equal_sqlalchemys_select(
+    every_view_table: tuple[Engine, list[Table]],
+) -> None:
+    """Each table of each view: a row of sample values, one of other keys and nulls where
+    allowed; found by their first key column, as the views look rows up."""
+    engine, tables = every_view_table
+    for table in tables:
+        full = {c.key: SAMPLES[type(c.type).__name__] for c in table.columns}
+        sparse = {
+            c.key: OTHER_KEYS[type(c.type).__name__] if c.primary_key else None
+            for c in table.columns
+            if c.primary_key or c.nullable
+        }
+        key = next(iter(table.primary_key.columns))
+        wanted = [full[key.key], sparse[key.key]]
+        with engine.begin() as conn:
+            conn.execute(insert(table), [full, full | sparse])
+            query = select(table).where(key.in_(wanted))
+            expected = [dict(row._mapping) for row in conn.execute(query)]
+            got = select_rows(conn, table, key, wanted)
+        assert len(expected) == 2, table.name
+        assert sorted(got, key=repr) == sorted(expected, key=repr), table.name
+
+
+def test_many_keys_are_selected_in_several_statements(
+    every_view_table: tuple[Engine, list[Table]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, tables = every_view_table
+    queue_table = next(t for t in tables if t.name.startswith("queue_cases"))
+    rows = [_queue_row(uuid.uuid4(), MOMENT, None) for _ in range(5)]
+    monkeypatch.setattr(bulk, "SQLITE_MARKS", 2)
+    with engine.begin() as conn:
+        insert_rows(conn, queue_table, rows)
+        found = select_rows(conn, queue_table, queue_table.c.case_id, [r["case_id"] for r in rows])
+        none = select_rows(conn, queue_table, queue_table.c.case_id, [])
+    assert sorted(r["case_id"] for r in found) == sorted(r["case_id"] for r in rows)
+    assert none == []

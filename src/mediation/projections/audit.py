@@ -17,12 +17,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    select,
 )
 
 from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows, save_rows
+from mediation.projections.bulk import insert_rows, save_rows, select_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 
@@ -79,8 +78,9 @@ class AuditView(View[AuditTables]):
         known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
         state: dict[Any, dict[str, Any]] = {}
         if known:
-            query = select(cases).where(cases.c.case_id.in_(known))
-            state = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+            state = {
+                row["case_id"]: row for row in select_rows(conn, cases, cases.c.case_id, known)
+            }
         stored = set(state)
         rows = []
         for recorded in batch:

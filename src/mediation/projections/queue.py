@@ -18,11 +18,10 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    select,
 )
 
 from mediation.domain.case import Case
-from mediation.projections.bulk import save_rows
+from mediation.projections.bulk import save_rows, select_rows
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.phases import Statuses
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
@@ -97,8 +96,7 @@ class QueueView(View[QueueTables]):
         known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
         rows: dict[Any, Row] = {}
         if known:
-            query = select(table).where(table.c.case_id.in_(known))
-            rows = {row.case_id: dict(row._mapping) for row in conn.execute(query)}
+            rows = {row["case_id"]: row for row in select_rows(conn, table, table.c.case_id, known)}
         stored = set(rows)
         for recorded in batch:
             self._fold(rows, recorded.event)

@@ -25,11 +25,10 @@ from sqlalchemy import (
     Table,
     Uuid,
     delete,
-    select,
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
-from mediation.projections.bulk import insert_rows, save_rows
+from mediation.projections.bulk import insert_rows, save_rows, select_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
@@ -188,9 +187,8 @@ class StatsView(View[StatsTables]):
         registering = state.prepare(chunk, self._party_keys)
         p = tables.parties
         if registering:
-            query = select(p.c.case_id, p.c.party_key).where(p.c.party_key.in_(registering))
-            for row in conn.execute(query):
-                state.stored_matches.setdefault(row.party_key, set()).add(row.case_id)
+            for row in select_rows(conn, p, p.c.party_key, registering):
+                state.stored_matches.setdefault(row["party_key"], set()).add(row["case_id"])
             held = self._held.get(p.name)
             if held is not None:
                 for key in registering:
@@ -199,9 +197,9 @@ class StatsView(View[StatsTables]):
         wanted = state.known | {i for ids in state.stored_matches.values() for i in ids}
         if wanted:
             c = tables.cases
-            for row in conn.execute(select(c).where(c.c.case_id.in_(wanted))):
-                state.rows[row.case_id] = dict(row._mapping)
-                state.stored_keys[row.case_id] = row.party_keys
+            for row in select_rows(conn, c, c.c.case_id, wanted):
+                state.rows[row["case_id"]] = row
+                state.stored_keys[row["case_id"]] = row["party_keys"]
         return state
 
     def _write(self, conn: Connection, tables: StatsTables, state: Chunk) -> None:
