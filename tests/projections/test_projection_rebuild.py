@@ -189,7 +189,9 @@ def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(
 
     def fail_at_the_end(position: int) -> None:
         if position == head(services):
-            held.append(stats.held(2))  # the party keys of the cases so far, not yet written
+            held.append(
+                stats.held_key_count(2)
+            )  # the party keys of the cases so far, not yet written
             raise InjectedFaultError(position)
 
     stats.fault = fail_at_the_end
@@ -199,7 +201,7 @@ def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(
     stats.fault = None
 
     assert held[0] > 0
-    assert stats.held(2) == 0  # nothing held for the failed generation
+    assert stats.held_key_count(2) == 0  # nothing held for the failed generation
     assert projections.status()[2].generation == 1  # the old generation still answers
     assert "stats_facts_g2" not in table_names(services)  # removed: no waiting for it
     assert projections.rebuild(["stats"]) == {"stats": 2}

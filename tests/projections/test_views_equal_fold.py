@@ -181,9 +181,9 @@ def test_every_view_equals_a_direct_fold_over_the_case_histories(
     @given(
         steps=st.lists(STEP, min_size=10, max_size=50),
         batch_size=st.sampled_from([1, 4, 7]),
-        held_keys=st.sampled_from([1, 3, 1000]),
+        held=st.sampled_from([1, 3, 1000]),
     )
-    def example(steps: list[tuple[str, int, int, int]], batch_size: int, held_keys: int) -> None:
+    def example(steps: list[tuple[str, int, int, int]], batch_size: int, held: int) -> None:
         clock = Clock()
         database = fresh_databases()
         cases = CaseApplication(database.eventsourcing_env(), workflows, directory, clock)
@@ -195,7 +195,8 @@ def test_every_view_equals_a_direct_fold_over_the_case_histories(
             SALT,
             batch_size=batch_size,
             rebuild_batch_size=batch_size,
-            held_keys=held_keys,
+            held_rows_limit=held,
+            held_keys_limit=held,
         )
         try:
             projections.create_schema()

@@ -21,8 +21,9 @@ from sqlalchemy import (
 
 from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows, save_rows, select_rows
+from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
+from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 
 
@@ -35,7 +36,7 @@ class AuditTables:
 @dataclass(frozen=True)
 class AuditPlan:
     events: list[dict[str, Any]]  # a row per event
-    stored: set[Any]  # cases that have a row already: it is updated
+    stored: set[Any]  # cases whose row was read from the table: it is updated
     cases: dict[Any, dict[str, Any]]  # each touched case's center and status after the batch
 
 
@@ -76,12 +77,7 @@ class AuditView(View[AuditTables]):
     def _plan(self, conn: Connection, tables: AuditTables, batch: Sequence[Recorded]) -> AuditPlan:
         cases = tables.cases
         known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
-        state: dict[Any, dict[str, Any]] = {}
-        if known:
-            state = {
-                row["case_id"]: row for row in select_rows(conn, cases, cases.c.case_id, known)
-            }
-        stored = set(state)
+        state, stored = load_rows(conn, cases, known, self.held(cases))
         rows = []
         for recorded in batch:
             rows.append(_row(state, recorded))
@@ -90,7 +86,10 @@ class AuditView(View[AuditTables]):
 
     def _write(self, conn: Connection, tables: AuditTables, plan: AuditPlan) -> None:
         insert_rows(conn, tables.events, plan.events)
-        save_rows(conn, tables.cases, plan.cases, plan.stored)
+        keep_rows(conn, tables.cases, plan.cases, plan.stored, self.held(tables.cases))
+
+    def _held_tables(self, tables: AuditTables) -> Sequence[Table]:
+        return (tables.cases,)
 
 
 def _row(state: dict[Any, dict[str, Any]], recorded: Recorded) -> dict[str, Any]:

@@ -144,7 +144,7 @@ def select_rows(
     if conn.dialect.name == "postgresql":  # one array parameter: `= ANY(%s)`
         result = conn.exec_driver_sql(prepared.sql, (bound,))
         description = result.cursor.description
-        found += result
+        found += result.fetchall()
     else:  # a mark per key, at most SQLITE_MARKS in one statement
         for start in range(0, len(bound), SQLITE_MARKS):
             params = tuple(bound[start : start + SQLITE_MARKS])
@@ -152,7 +152,7 @@ def select_rows(
                 prepared.sql.replace("?", ", ".join("?" * len(params))), params
             )
             description = result.cursor.description
-            found += result
+            found += result.fetchall()
     names, converters = prepared.names, prepared.result_converters(conn.dialect, description)
     rows = []
     for raw in found:

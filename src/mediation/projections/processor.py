@@ -31,7 +31,7 @@ _MOVED = object()  # the position moved while planning: nothing to write
 @dataclass(frozen=True)
 class BulkWriting:
     """SQLite settings for the batches of a rebuild, which write megabytes each (measured on
-    100,000 events; see _relaxed_durability)."""
+    100,000 events; see relaxed_durability)."""
 
     checkpoint_pages: int  # pages of write-ahead log left before the connection checkpoints
     cache_kib: int  # the connection's page cache while it writes a batch
@@ -67,7 +67,7 @@ class Processor:
         self.log = log
         self.batch_size = batch_size
         self.before_commit = before_commit
-        self.bulk = bulk  # SQLite: see _relaxed_durability
+        self.bulk = bulk  # SQLite: see relaxed_durability
         self._postgres = engine.dialect.name == "postgresql"
 
     def step(self, view: View[Any], generation: int) -> Step:
@@ -148,7 +148,7 @@ class Processor:
                 return Step(Outcome.LOST, start)
         with (
             self.engine.connect() as conn,
-            _relaxed_durability(conn, self.bulk),
+            relaxed_durability(conn, self.bulk),
             conn.begin() as transaction,
         ):
             if not self._locked(conn, view.name, generation):
@@ -189,7 +189,7 @@ class Processor:
 
 
 @contextmanager
-def _relaxed_durability(conn: Connection, bulk: BulkWriting | None = None) -> Iterator[None]:
+def relaxed_durability(conn: Connection, bulk: BulkWriting | None = None) -> Iterator[None]:
     """Commit a batch without waiting for the disk (the event store itself still does).
 
     A batch lost to a power cut is lost whole, its tracking position with it, and is applied

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 
 from mediation.domain.case import Case
-from mediation.projections.bulk import save_rows, select_rows
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
+from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.phases import Statuses
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
@@ -38,7 +38,7 @@ class QueueTables:
 
 @dataclass(frozen=True)
 class QueuePlan:
-    stored: set[Any]  # cases that have a row already: it is updated
+    stored: set[Any]  # cases whose row was read from the table: it is updated
     rows: dict[Any, Row]  # each touched case's row after the batch
 
 
@@ -94,17 +94,17 @@ class QueueView(View[QueueTables]):
     def _plan(self, conn: Connection, tables: QueueTables, batch: Sequence[Recorded]) -> QueuePlan:
         table = tables.cases
         known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
-        rows: dict[Any, Row] = {}
-        if known:
-            rows = {row["case_id"]: row for row in select_rows(conn, table, table.c.case_id, known)}
-        stored = set(rows)
+        rows, stored = load_rows(conn, table, known, self.held(table))
         for recorded in batch:
             self._fold(rows, recorded.event)
             self.folded(recorded.position)
         return QueuePlan(stored, rows)
 
     def _write(self, conn: Connection, tables: QueueTables, plan: QueuePlan) -> None:
-        save_rows(conn, tables.cases, plan.rows, plan.stored)
+        keep_rows(conn, tables.cases, plan.rows, plan.stored, self.held(tables.cases))
+
+    def _held_tables(self, tables: QueueTables) -> Sequence[Table]:
+        return (tables.cases,)
 
     def _fold(self, rows: dict[Any, Row], event: Case.Event) -> None:
         if isinstance(event, Case.Registered):

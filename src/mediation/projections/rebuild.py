@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from mediation.domain.errors import ConflictError
 from mediation.projections import tracking
-from mediation.projections.processor import Outcome, Processor, Progress, lock_key
+from mediation.projections.processor import (
+    BulkWriting,
+    Outcome,
+    Processor,
+    Progress,
+    lock_key,
+    relaxed_durability,
+)
 from mediation.projections.view import View
 
 log = logging.getLogger("mediation.projections")
@@ -70,7 +77,7 @@ def _build(
         if any(step.outcome is Outcome.GONE for step in steps):
             raise RebuildRunningError("a new generation was removed meanwhile")
         if not indexed:  # the rows are in: now the indexes only queries need, then switch
-            _finish(engine, pending, started)
+            _finish(engine, pending, started, processor.bulk)
             indexed = True
             continue  # and catch up with what came meanwhile
         pending = [view for view in pending if not _switch(engine, view.name, started[view.name])]
@@ -110,11 +117,16 @@ def _switch(engine: Engine, name: str, generation: int) -> bool:
     return True
 
 
-def _finish(engine: Engine, views: Sequence[View[Any]], generations: dict[str, int]) -> None:
+def _finish(
+    engine: Engine,
+    views: Sequence[View[Any]],
+    generations: dict[str, int],
+    bulk: BulkWriting | None,
+) -> None:
     """Write what the views deferred, add the deferred indexes; on PostgreSQL, also the
     statistics its planner needs (freshly filled tables have none until autovacuum comes by)."""
     for view in views:
-        with engine.begin() as conn:
+        with engine.connect() as conn, relaxed_durability(conn, bulk), conn.begin():
             view.write_deferred(conn, generations[view.name])
             view.create_deferred_indexes(conn, generations[view.name])
             if engine.dialect.name == "postgresql":

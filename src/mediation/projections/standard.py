@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.projections.audit import AuditTables, AuditView
 from mediation.projections.audit_query import AuditPage, AuditQuery, read_audit
+from mediation.projections.held import HELD_ROWS
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueTables, QueueView
 from mediation.projections.queue_query import QueuePage, QueueQuery, read_queue
@@ -35,18 +36,22 @@ def build_projections(
     poll_interval: float = 0.5,
     extra_views: Sequence[View[Any]] = (),
     rebuild_batch_size: int = REBUILD_BATCH_SIZE,
-    held_keys: int = HELD_KEYS,
+    held_rows_limit: int = HELD_ROWS,
+    held_keys_limit: int = HELD_KEYS,
 ) -> Projections:
     """The queue, audit and stats views over `application`'s log, tables in `engine`'s database.
 
-    The sizes (events per batch, live and in a rebuild; party keys a rebuild holds back, see
-    `HeldKeys`) are for tests and benchmarks to vary: the defaults are the measured best."""
+    The sizes (events per batch, live and in a rebuild; rows and party keys a rebuild holds
+    back, see `HeldRows` and `HeldKeys`) are for tests and benchmarks to vary: the defaults
+    are the measured best."""
     views: tuple[View[Any], ...] = (
         QueueView(workflows),
         AuditView(),
-        StatsView(workflows, PartyKeys(party_salt), zone, held_keys),
+        StatsView(workflows, PartyKeys(party_salt), zone, held_keys_limit),
         *extra_views,
     )
+    for view in views:
+        view.held_rows_limit = held_rows_limit
     return Projections(
         engine, application, views, batch_size, poll_interval, rebuild_batch_size=rebuild_batch_size
     )

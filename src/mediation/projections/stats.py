@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
-from mediation.projections.bulk import insert_rows, save_rows, select_rows
+from mediation.projections.bulk import insert_rows, select_rows
 from mediation.projections.columns import UTCDateTime
+from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
 from mediation.projections.stats_fold import Chunk, fold
@@ -96,31 +97,37 @@ class StatsView(View[StatsTables]):
         workflows: WorkflowRegistry,
         party_keys: PartyKeys,
         zone: tzinfo = CHINA_STANDARD_TIME,
-        held_keys: int = HELD_KEYS,
+        held_keys_limit: int = HELD_KEYS,
     ) -> None:
         super().__init__()
         self._statuses = Statuses(workflows)
         self._party_keys = party_keys
         self.zone = zone
-        self.held_keys = held_keys  # at most this many, then they are written
-        self._held: dict[str, HeldKeys] = {}  # by the name of the parties table
+        self.held_keys_limit = held_keys_limit  # at most this many, then they are written
+        self._held_keys: dict[str, HeldKeys] = {}  # by the name of the parties table
 
     def defer_writes(self, generation: int) -> None:
-        self._held[self.tables(generation).parties.name] = HeldKeys()
+        super().defer_writes(generation)
+        self._held_keys[self.tables(generation).parties.name] = HeldKeys()
 
     def write_deferred(self, conn: Connection, generation: int) -> None:
+        super().write_deferred(conn, generation)
         parties = self.tables(generation).parties
-        held = self._held.pop(parties.name, None)
+        held = self._held_keys.pop(parties.name, None)
         if held is not None:
             insert_rows(conn, parties, held.take())
 
     def drop_deferred(self, generation: int) -> None:
-        self._held.pop(self.tables(generation).parties.name, None)
+        super().drop_deferred(generation)
+        self._held_keys.pop(self.tables(generation).parties.name, None)
 
-    def held(self, generation: int) -> int:
+    def held_key_count(self, generation: int) -> int:
         """How many party keys of `generation` are held back (being rebuilt) right now."""
-        found = self._held.get(self.tables(generation).parties.name)
+        found = self._held_keys.get(self.tables(generation).parties.name)
         return 0 if found is None else found.count
+
+    def _held_tables(self, tables: StatsTables) -> Sequence[Table]:
+        return (tables.cases,)
 
     def define(self, metadata: MetaData, suffix: str) -> StatsTables:
         facts = Table(
@@ -189,23 +196,21 @@ class StatsView(View[StatsTables]):
         if registering:
             for row in select_rows(conn, p, p.c.party_key, registering):
                 state.stored_matches.setdefault(row["party_key"], set()).add(row["case_id"])
-            held = self._held.get(p.name)
+            held = self._held_keys.get(p.name)
             if held is not None:
                 for key in registering:
                     if cases := held.cases(key):
                         state.stored_matches.setdefault(key, set()).update(cases)
         wanted = state.known | {i for ids in state.stored_matches.values() for i in ids}
-        if wanted:
-            c = tables.cases
-            for row in select_rows(conn, c, c.c.case_id, wanted):
-                state.rows[row["case_id"]] = row
-                state.stored_keys[row["case_id"]] = row["party_keys"]
+        state.rows, state.loaded = load_rows(conn, tables.cases, wanted, self.held(tables.cases))
+        for case_id, row in state.rows.items():
+            state.stored_keys[case_id] = row["party_keys"]
         return state
 
     def _write(self, conn: Connection, tables: StatsTables, state: Chunk) -> None:
         insert_rows(conn, tables.facts, state.facts)
         p = tables.parties
-        held = self._held.get(p.name)
+        held = self._held_keys.get(p.name)
         renamed = [i for i in state.keys if i in state.known]
         if renamed:
             old = {key for i in renamed for key in state.stored_keys[i]}
@@ -213,14 +218,15 @@ class StatsView(View[StatsTables]):
             if held is not None:
                 for case_id in renamed:
                     held.remove(case_id, state.stored_keys[case_id])
-        save_rows(conn, tables.cases, {i: state.rows[i] for i in state.dirty}, state.known)
+        changed = {i: state.rows[i] for i in state.dirty}
+        keep_rows(conn, tables.cases, changed, state.loaded, self.held(tables.cases))
         if held is None:
             pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
             insert_rows(conn, p, pairs)
             return
         for case_id, keys in state.keys.items():
             held.add(case_id, keys)
-        if held.count >= self.held_keys:
+        if held.count >= self.held_keys_limit:
             insert_rows(conn, p, held.take())
 
 

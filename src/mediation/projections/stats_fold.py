@@ -32,7 +32,8 @@ class Chunk:
     """The state one chunk of events is folded into before it is written."""
 
     rows: dict[UUID, Row] = field(default_factory=dict)
-    known: set[UUID] = field(default_factory=set)  # cases stored before this chunk
+    known: set[UUID] = field(default_factory=set)  # cases registered before this chunk
+    loaded: set[UUID] = field(default_factory=set)  # cases whose row was read from the table
     dirty: set[UUID] = field(default_factory=set)
     keys: dict[UUID, set[str]] = field(default_factory=dict)  # party keys set in this chunk
     stored_matches: dict[str, set[UUID]] = field(default_factory=dict)

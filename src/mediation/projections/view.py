@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.domain.case import Case
+from mediation.projections.held import HELD_ROWS, HeldRows
 
 T = TypeVar("T")
 
@@ -42,6 +43,8 @@ class View(ABC, Generic[T]):
         self._generations: dict[int, tuple[MetaData, T]] = {}
         self._lock = threading.Lock()
         self.fault: FaultHook | None = None
+        self.held_rows_limit = HELD_ROWS  # tests make it small, to write rows mid-rebuild
+        self._held_rows: dict[str, HeldRows] = {}  # by table name (which has the generation)
 
     def tables(self, generation: int) -> T:
         return self._generation(generation)[1]
@@ -106,14 +109,35 @@ class View(ABC, Generic[T]):
         nobody until `write_deferred`: a view may keep part of its writes to it in memory
         meanwhile, where writing them batch by batch costs more than writing them at once.
         A rebuild that dies leaves the generation abandoned (never switched to, see
-        `rebuild`), so nothing deferred is ever missed by a reader. By default nothing is."""
+        `rebuild`), so nothing deferred is ever missed by a reader. By default the rows of
+        the tables `_held_tables` names are held (see `held.HeldRows`)."""
+        for table in self._held_tables(self.tables(generation)):
+            with self._lock:
+                self._held_rows[table.name] = HeldRows(table, self.held_rows_limit)
 
     def write_deferred(self, conn: Connection, generation: int) -> None:
         """Write what `defer_writes` kept back, inside the caller's transaction, and write
         batch by batch again from now on (before the generation's indexes and switch)."""
+        for table in self._held_tables(self.tables(generation)):
+            with self._lock:
+                held = self._held_rows.pop(table.name, None)
+            if held is not None:
+                held.flush(conn)
 
     def drop_deferred(self, generation: int) -> None:
         """Forget what was kept back for `generation` (its rebuild failed)."""
+        for table in self._held_tables(self.tables(generation)):
+            with self._lock:
+                self._held_rows.pop(table.name, None)
+
+    def held(self, table: Table) -> HeldRows | None:
+        """The rows of `table` a rebuild holds, if it does (a view's reads and writes of the
+        table go through `held.load_rows` and `held.keep_rows` with it)."""
+        return self._held_rows.get(table.name)
+
+    def _held_tables(self, tables: T) -> Sequence[Table]:
+        """The tables whose rows a rebuild holds: those a view reads back for later events."""
+        return ()
 
     def folded(self, position: int) -> None:
         """Each view calls this after folding an event in memory."""
