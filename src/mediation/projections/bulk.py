@@ -102,14 +102,26 @@ def _converted(row: list[Any], converters: tuple[tuple[int, Converter], ...]) ->
 
 def converter(column_type: TypeEngine[Any], dialect: Dialect) -> Converter | None:
     """How a value of this type is bound on this dialect (None: as it is)."""
-    if dialect.name == "sqlite":
-        if isinstance(column_type, UTCDateTime):
-            return sqlite_moment
-        if isinstance(column_type, Uuid) and column_type.as_uuid:
-            return _uuid_hex
-        if isinstance(column_type, Date):
-            return _date_iso
+    short = _short_path(column_type, dialect)
+    if short is not None:
+        return short[0]
     return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _short_path(
+    column_type: TypeEngine[Any], dialect: Dialect
+) -> tuple[Converter, Converter] | None:
+    """How a value of one of the types every row has is bound and read on SQLite, shorter than
+    SQLAlchemy's processors (the same text, the same value)."""
+    if dialect.name != "sqlite":
+        return None
+    if isinstance(column_type, UTCDateTime):
+        return sqlite_moment, _sqlite_moment_read
+    if isinstance(column_type, Uuid) and column_type.as_uuid:
+        return _uuid_hex, _uuid_read
+    if isinstance(column_type, Date):
+        return _date_iso, _date_read
+    return None
 
 
 def sqlite_moment(value: datetime | None) -> str | None:
@@ -168,13 +180,9 @@ def result_converter(
 ) -> Converter | None:
     """How a stored value of this type is read on this dialect (None: as it is); `described`:
     the type code the driver gives for the column, where the processor depends on it."""
-    if dialect.name == "sqlite":
-        if isinstance(column_type, UTCDateTime):
-            return _sqlite_moment_read
-        if isinstance(column_type, Uuid) and column_type.as_uuid:
-            return _uuid_read
-        if isinstance(column_type, Date):
-            return _date_read
+    short = _short_path(column_type, dialect)
+    if short is not None:
+        return short[1]
     return column_type.dialect_impl(dialect).result_processor(dialect, described)
 
 
