@@ -37,14 +37,10 @@ class HeldRows:
     that each is written by UPDATE or INSERT."""
 
     def __init__(self, table: Table, limit: int = HELD_ROWS) -> None:
-        (self._key,) = (column.key for column in table.primary_key.columns)
         self.table = table
         self.limit = limit
         self._rows: OrderedDict[Any, Row] = OrderedDict()
         self._stored: set[Any] = set()  # keys whose row is in the table (maybe an older one)
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
     def get(self, keys: Collection[Any]) -> dict[Any, Row]:
         """Copies of the held rows of these keys (a plan may change them and not be written)."""
