@@ -69,7 +69,8 @@ class ActionRun:
 class RebuildRun:
     backend: str
     events: int
-    views: str  # "all three" (one pass, as `mediation projections rebuild` does) or one view
+    views: str  # "all three" (one pass, as `mediation projections rebuild` does), "all three,
+    # N processes" (`--jobs N`), one view, or "queue, live catch-up"
     seconds: float
     background: float = float("nan")  # share of the cores other work used just before
 

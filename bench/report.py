@@ -227,8 +227,15 @@ def _rebuilds(results: Results) -> str:
     return (
         "## Projection rebuild (`Projections.rebuild`) and live catch-up\n\n"
         "*all three*: queue, audit and stats rebuilt in one pass over the log, as `mediation "
-        "projections rebuild` does; a single view: that view alone; *live catch-up*: the "
-        "follower's path applying new events to the queue view.\n\n"
+        "projections rebuild` does; *all three, 2 processes*: the same views in two worker "
+        "processes (`--jobs 2`: the statistics in one, queue and audit in the other), each "
+        "reading the log; a single view: that view alone; *live catch-up*: the "
+        "follower's path applying new events to the queue view. The log is made as a busy "
+        "center's would be: a case's next event comes some 10,000 events after its last one, so "
+        "the views read back and update the rows of cases registered in earlier batches (runs "
+        "before 24 November 2026 saved each case's whole life at once, which flattered them: "
+        "on 100,000 events the statistics view rebuilt at 20,200 events/s on such a log "
+        "against 14,200 on a spread one, all three 10,700 against 6,200).\n\n"
         + table(("backend", "views", "events", "seconds", "events/s"), rows, text=2)
     )
 

@@ -1,7 +1,7 @@
 """Projection rebuild speed and queue query latency, on one growing log per backend.
 
 Cases come from `bench_projections.Generator` (decided by the domain in memory, saved in
-batches of 400). The log grows through the milestones in order: rebuilds at N events, queue
+batches of 400, each case's events spread through the log as in service). The log grows through the milestones in order: rebuilds at N events, queue
 queries at N cases. A milestone the backend's budget cannot reach is scaled down (a rebuild)
 or filled with copies of the queue's rows (a queue size); results.md says which and why.
 """
@@ -11,7 +11,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from bench.bench_projections import Directory, Generator, World
 from bench.databases import fresh_database
@@ -22,13 +25,15 @@ from bench.sizes import Size
 from mediation.application import CaseApplication
 from mediation.bootstrap import settle_heap
 from mediation.domain import VOCABULARY
-from mediation.projections import build_projections
+from mediation.projections import Projections, build_projections
+from mediation.projections.parallel import rebuild_in_processes
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
 
 EVENTS_PER_CASE = 4.0  # about what the generator's mix of lives writes; orders the milestones
 GROW_STEP = 20_000  # events per generator call, so that progress can be shown
 VIEW_NAMES = ("queue", "audit", "stats")
+JOBS = 2  # worker processes of the parallel rebuild (`mediation projections rebuild --jobs`)
 RESERVE = 45.0  # seconds of the budget kept for the last queue's copies and queries
 
 
@@ -97,9 +102,10 @@ class Grower:
 class ViewsRun:
     """The milestones on one backend's log, within its time budget."""
 
-    def __init__(self, backend: str, world: World, harness: Harness) -> None:
+    def __init__(self, backend: str, world: World, harness: Harness, url: str) -> None:
         self.backend = backend
         self.world = world
+        self.factory = partial(bench_projections, url)  # for the workers of a parallel rebuild
         self.harness = harness
         self.grower = Grower(world, harness)
         self.outcome = ViewsOutcome()
@@ -137,7 +143,7 @@ class ViewsRun:
             [[n] for n in VIEW_NAMES] if self.harness.size.rebuild_each_view else []
         )
         seconds = 0.0
-        for views in [*names, None]:
+        for views in [*names, None, JOBS]:
             run = self._timed_rebuild(views)
             seconds += run.seconds
             self.outcome.rebuilds.append(dataclasses.replace(run, background=background))
@@ -146,10 +152,16 @@ class ViewsRun:
             )
         self.rebuild_rate = self.world.head() / seconds  # all its rebuilds: for the budget
 
-    def _timed_rebuild(self, views: list[str] | None) -> RebuildRun:
+    def _timed_rebuild(self, views: list[str] | int | None) -> RebuildRun:
+        """One view, all three in one pass (None), or all three in that many processes."""
         head, began = self.world.head(), time.perf_counter()
-        self.world.projections.rebuild(views)
-        label = views[0] if views else "all three"
+        if isinstance(views, int):
+            projections = self.world.projections
+            rebuild_in_processes(projections, self.factory, list(VIEW_NAMES), views)
+            label = f"all three, {views} processes"
+        else:
+            self.world.projections.rebuild(views)
+            label = views[0] if views else "all three"
         return RebuildRun(self.backend, head, label, time.perf_counter() - began)
 
     def _affordable_events(self, wanted: int) -> int:
@@ -223,10 +235,21 @@ def measure_views(backend: str, harness: Harness, parts: set[str]) -> ViewsOutco
     with fresh_database(backend, harness.folder) as url:
         world = _world(url)
         try:
-            return ViewsRun(backend, world, harness).run(plan(harness.size, parts))
+            return ViewsRun(backend, world, harness, url).run(plan(harness.size, parts))
         finally:
             world.app.close()
             world.projections.engine.dispose()
+
+
+@contextmanager
+def bench_projections(url: str) -> Iterator[Projections]:
+    """The views of `url`'s log as `_world` makes them, for a worker process of a rebuild."""
+    world = _world(url)
+    try:
+        yield world.projections
+    finally:
+        world.app.close()
+        world.projections.engine.dispose()
 
 
 def _world(url: str) -> World:

@@ -238,6 +238,18 @@ def background_workers(services: Services) -> Iterator[None]:
         rules.join(10)
 
 
+@contextmanager
+def configured_projections(settings: Settings) -> Iterator[Projections]:
+    """The views of a process started for them alone (the `projections` commands and their
+    worker processes), closed at the end."""
+    services = build_services(settings)
+    settle_heap()
+    try:
+        yield services.projections
+    finally:
+        services.close()
+
+
 def settle_heap() -> None:
     """Move the objects made at start-up out of the collector's generations, once started.
 

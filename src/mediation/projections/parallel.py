@@ -1,0 +1,145 @@
+"""Rebuilding views in several processes at once, one group of views each.
+
+One process rebuilding every view reads the log once but uses one core: applying a batch is
+Python work under one interpreter lock. Views are independent (each has its own generations
+and position), so groups of them can be rebuilt side by side by processes of their own, each
+reading the log for its group; the database takes their writes one at a time, and since a
+rebuild keeps the rows it works on in memory (see `held`), they seldom wait for each other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import FrameType
+from typing import Any
+
+from mediation.domain.errors import MediationError
+from mediation.projections.processor import Progress
+from mediation.projections.service import Projections
+
+# Builds the process's own Projections (in a worker process): a module-level function or a
+# functools.partial of one, since it is sent to the worker by pickling.
+Factory = Callable[[], AbstractContextManager[Projections]]
+
+# What a view costs to apply per event, relative to the others (measured alone on a log spread
+# as in service: the statistics view takes about twice as long as the queue or the audit).
+WEIGHTS = {"stats": 2.0}
+POLL_SECONDS = 0.5
+STOP_SECONDS = 30.0  # for a worker to remove its unfinished tables once interrupted
+
+
+class RebuildFailedError(MediationError):
+    """A worker process could not rebuild its views."""
+
+
+def groups(names: Sequence[str], jobs: int) -> list[list[str]]:
+    """The views in at most `jobs` groups of about equal cost: the costliest first, each into
+    the group that costs least so far; groups keep the order the views were named in."""
+    loads: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(max(1, min(jobs, len(names))))]
+    for name in sorted(names, key=lambda n: -WEIGHTS.get(n, 1.0)):
+        index = min(range(len(loads)), key=lambda i: loads[i][0])
+        cost, members = loads[index]
+        loads[index] = (cost + WEIGHTS.get(name, 1.0), [*members, name])
+    order = {name: i for i, name in enumerate(names)}
+    return [sorted(members, key=order.__getitem__) for _cost, members in loads if members]
+
+
+def rebuild_in_processes(
+    projections: Projections,
+    factory: Factory,
+    names: Sequence[str],
+    jobs: int,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Rebuild the named views in up to `jobs` worker processes (one group each, see `groups`);
+    `projections` follows their progress in the database. The new generation of each view."""
+    parts = groups(names, jobs)
+    if len(parts) == 1:
+        return projections.rebuild(parts[0], progress)
+    context = multiprocessing.get_context("spawn")  # no copy of this process's threads or pools
+    errors: Any = context.Queue()
+    workers = [
+        context.Process(target=_rebuild_group, args=(factory, part, errors), name=",".join(part))
+        for part in parts
+    ]
+    head = projections.log.head()
+    before = {row.name: row.generation for row in projections.status()}
+    for worker in workers:
+        worker.start()
+    try:
+        while any(worker.is_alive() for worker in workers):
+            next(w for w in workers if w.is_alive()).join(POLL_SECONDS)
+            if progress is not None:
+                progress(_reached(projections, before, names, head), head)
+    finally:
+        _stop(workers)
+    failures = _messages(errors)
+    failed = [worker.name for worker in workers if worker.exitcode != 0]
+    if failed:
+        detail = "; ".join(failures) or f"exit codes {[w.exitcode for w in workers]}"
+        raise RebuildFailedError(f"the rebuild of {', '.join(failed)} failed: {detail}")
+    return {row.name: row.generation for row in projections.status() if row.name in names}
+
+
+def _rebuild_group(factory: Factory, names: list[str], errors: Any) -> None:
+    """A worker: rebuild its views in one pass, or put why it could not on `errors`. Ctrl-C at
+    the terminal reaches the parent, which stops the workers with SIGTERM: once each, so that
+    nothing interrupts the removal of their unfinished tables."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        with factory() as projections:
+            projections.rebuild(names)
+    except BaseException as error:
+        errors.put(f"{', '.join(names)}: {type(error).__name__}: {error}")
+        raise SystemExit(1) from None
+
+
+def _interrupted(_signal: int, _frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _reached(
+    projections: Projections, before: dict[str, int], names: Sequence[str], head: int
+) -> int:
+    """How far the slowest of the views is: its rebuild's position; the head once it switched;
+    0 before its worker started."""
+    reached = head
+    for row in projections.status():
+        if row.name not in names:
+            continue
+        if row.rebuilding is not None:
+            reached = min(reached, row.rebuilding)
+        elif row.generation == before.get(row.name):
+            reached = 0
+    return reached
+
+
+def _stop(workers: Sequence[Any]) -> None:
+    """Stop the workers still running (the parent failed or was interrupted): they remove
+    their unfinished tables (SIGTERM, see `_rebuild_group`), or are killed after STOP_SECONDS."""
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(STOP_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+
+
+def _messages(errors: Any) -> list[str]:
+    found = []
+    while True:
+        try:
+            found.append(str(errors.get(timeout=0.1)))
+        except queue.Empty:
+            return found
+
+
+__all__ = ["Factory", "RebuildFailedError", "groups", "rebuild_in_processes"]
