@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from contextlib import ExitStack
 from datetime import timedelta
@@ -207,3 +208,17 @@ def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(
     assert projections.rebuild(["stats"]) == {"stats": 2}
     projections.catch_up()  # the other views
     check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_the_collector_is_off_for_the_whole_rebuild_and_back_on_after_it(
+    desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    projections.rebuild_batch_size = 5  # progress is reported between batches
+    between_batches: list[bool] = []
+
+    projections.rebuild(["queue"], lambda _p, _h: between_batches.append(gc.isenabled()))
+
+    assert len(between_batches) > 1
+    assert not any(between_batches)
+    assert gc.isenabled()

@@ -17,6 +17,7 @@ from mediation.projections.processor import (
     Outcome,
     Processor,
     Progress,
+    collector_paused,
     lock_key,
     relaxed_durability,
 )
@@ -51,7 +52,12 @@ def rebuild(
     for view in views:
         view.defer_writes(started[view.name])
     try:
-        _build(engine, processor, views, started, progress)
+        # The collector stays off for the whole rebuild, not only during each batch: between
+        # batches its full collections walked the rows held in memory (see `held`) again and
+        # again (alternating runs, all three: +7 % at 100,000 events, +10 % at 1,000,000, the
+        # same peak memory, so no garbage piled up meanwhile).
+        with collector_paused():
+            _build(engine, processor, views, started, progress)
     except BaseException:  # an error, or the operator's Ctrl-C: the next rebuild may start now
         for view in views:
             view.drop_deferred(started[view.name])
