@@ -166,13 +166,7 @@ def select_rows(
             description = result.cursor.description
             found += result.fetchall()
     names, converters = prepared.names, prepared.result_converters(conn.dialect, description)
-    rows = []
-    for raw in found:
-        values = list(raw)
-        for index, convert in converters:
-            values[index] = convert(values[index])
-        rows.append(dict(zip(names, values, strict=True)))
-    return rows
+    return [dict(zip(names, _converted(list(raw), converters), strict=True)) for raw in found]
 
 
 def result_converter(
