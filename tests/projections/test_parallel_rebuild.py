@@ -1,20 +1,27 @@
-"""Rebuilding views in worker processes, a group of views each (`--jobs`)."""
+"""Rebuilding views in worker processes (`--jobs`): part of the cases each, or a group of views."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
 from functools import partial
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from mediation.bootstrap import Services, configured_projections
-from mediation.projections import Projections
+from mediation.projections import Projections, parallel, processor, tracking
 from mediation.projections.cli import projections_app
+from mediation.projections.log import Part
 from mediation.projections.parallel import RebuildFailedError, groups, rebuild_in_processes
-from tests.projections.projection_support import Desk, check_views_equal_fold
-from tests.projections.test_projection_rebuild import populate
+from mediation.projections.processor import GenerationGoneError
+from tests.projections.projection_support import Desk, check_views_equal_fold, registration
+from tests.projections.test_projection_rebuild import populate, table_names
 
 VIEWS = ["queue", "audit", "stats"]
 
@@ -88,3 +95,208 @@ def test_the_rebuild_command_runs_its_jobs_in_processes(
     assert {s.name: s.generation for s in services.projections.status()}["audit"] == 1
     services.projections.catch_up()
     check_views_equal_fold(services.projections, desk, services.clock.now())
+
+
+PARTITIONABLE = ["queue", "audit", "deadlines", "notifications"]
+
+
+def populate_both_parts(desk: Desk, parts: int = 2) -> None:
+    """Cases in every part of `parts` (ids are random): some resolved, some under way."""
+    per_part = [0] * parts
+    n = 0
+    while min(per_part) < 2:
+        case_id = desk.register(registration(summary=f"case {n}"))
+        if n % 3 == 0:
+            desk.resolve(case_id)
+        else:
+            desk.mediate(case_id)
+        per_part[case_id.int % parts] += 1
+        n += 1
+
+
+def active_rows(projections: Projections, names: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the named views' active tables, by table (without its generation)."""
+    found = {}
+    for name in names:
+        view = projections.view(name)
+        with projections.engine.connect() as conn:
+            generation = tracking.active_generation(conn, name)
+            assert generation is not None
+            for field in fields(view.tables(generation)):
+                table = getattr(view.tables(generation), field.name)
+                query = select(table).order_by(*table.primary_key.columns)
+                found[f"{name}.{field.name}"] = [tuple(row) for row in conn.execute(query)]
+    return found
+
+
+def test_the_parts_of_the_cases_hold_each_case_exactly_once() -> None:
+    ids = [uuid.uuid4() for _ in range(200)]
+    parts = [Part(index, 3) for index in range(3)]
+
+    assert all(sum(part.holds(i) for part in parts) == 1 for i in ids)
+    assert all(any(part.holds(i) for i in ids) for part in parts)
+    assert Part(0, 2).holds(str(ids[0])) == Part(0, 2).holds(ids[0])
+    with pytest.raises(ValueError, match="part 2 of 2 does not exist"):
+        Part(2, 2)
+
+
+def test_partitionable_views_rebuilt_part_by_part_in_two_processes_equal_the_live_ones(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+    projections.catch_up()
+    live = active_rows(projections, PARTITIONABLE)
+    seen: list[tuple[int, int]] = []
+    factory = partial(configured_projections, services.settings)
+
+    generations = rebuild_in_processes(
+        projections, factory, PARTITIONABLE, 2, lambda p, h: seen.append((p, h))
+    )
+
+    assert generations == dict.fromkeys(PARTITIONABLE, 2)
+    assert active_rows(projections, PARTITIONABLE) == live
+    check_views_equal_fold(projections, desk, services.clock.now())
+    assert seen
+    assert seen[-1][0] == seen[-1][1]  # progress ends at the head of the log
+    assert not table_names(services) & {"queue_cases_g1", "audit_events_g1"}
+
+
+def test_events_saved_while_the_parts_load_are_applied_before_the_switch(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+    head = projections.log.head()
+    ends: list[int] = []
+
+    def load_then_save_more(generations: dict[str, int], end: int) -> None:
+        ends.append(end)
+        for index in range(3):
+            projections.load_part(generations, Part(index, 3), end)
+        desk.resolve(desk.register(registration(summary="came during the rebuild")))
+
+    projections.rebuild(PARTITIONABLE, loader=load_then_save_more)
+
+    assert ends == [head]  # the parts load up to the head at the start
+    assert projections.log.head() > head
+    assert {s.name: s.position for s in projections.status() if s.name in PARTITIONABLE} == (
+        dict.fromkeys(PARTITIONABLE, projections.log.head())
+    )
+    rebuilt = active_rows(projections, PARTITIONABLE)
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, services.clock.now())
+    assert active_rows(projections, PARTITIONABLE) == rebuilt
+
+
+def test_a_failed_part_leaves_the_views_as_they_were_and_no_new_tables(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+    projections.catch_up()
+    before = table_names(services)
+
+    def fail_in_the_second_part(generations: dict[str, int], end: int) -> None:
+        projections.load_part(generations, Part(0, 2), end)
+        raise RuntimeError("the second worker died")
+
+    with pytest.raises(RuntimeError, match="the second worker died"):
+        projections.rebuild(["queue", "audit"], loader=fail_in_the_second_part)
+
+    assert all(status.generation == 1 for status in projections.status())
+    assert all(status.rebuilding is None for status in projections.status())
+    assert table_names(services) == before
+    queue = projections.view("queue")
+    assert queue.held(queue.tables(2).cases) is None  # nothing held for the failed generation
+
+
+def test_a_worker_that_fails_to_load_its_part_is_reported_and_the_views_stay(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+
+    with pytest.raises(RebuildFailedError) as failure:
+        rebuild_in_processes(projections, no_store, ["queue", "audit"], 2)
+
+    assert "part 1 of 2, part 2 of 2" in str(failure.value)
+    assert "queue, audit: RuntimeError: the store is unreachable" in str(failure.value)
+    assert all(status.generation == 1 for status in projections.status())
+    assert all(status.rebuilding is None for status in projections.status())
+
+
+def test_only_partitionable_views_are_loaded_part_by_part(services: Services, desk: Desk) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+
+    def load(generations: dict[str, int], end: int) -> None:
+        projections.load_part(generations, Part(0, 2), end)
+
+    with pytest.raises(ValueError, match="views stats cannot be rebuilt part by part"):
+        projections.rebuild(["queue", "stats"], loader=load)
+    assert all(status.generation == 1 for status in projections.status())
+
+
+def test_loading_a_part_keeps_its_generations_alive_and_stops_once_they_are_gone(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+    monkeypatch.setattr(processor, "HEARTBEAT_SECONDS", 0.0)  # a beat with every batch
+    monkeypatch.setattr(projections, "rebuild_batch_size", 2)
+    beats: list[datetime] = []
+
+    def load_and_watch(generations: dict[str, int], end: int) -> None:
+        def note(_position: int) -> None:
+            with projections.engine.connect() as conn:
+                (generation,) = [
+                    g for g in tracking.generations(conn, "queue") if g.generation == 2
+                ]
+            beats.append(generation.updated_at)
+
+        projections.load_part(generations, Part(0, 2), end, note)
+        with projections.engine.begin() as conn:
+            tracking.forget(conn, "queue", generations["queue"])
+        projections.load_part(generations, Part(1, 2), end)
+
+    with pytest.raises(GenerationGoneError, match="queue generation 2 is gone"):
+        projections.rebuild(["queue"], loader=load_and_watch)
+
+    assert len(beats) > 2
+    assert beats == sorted(beats)
+    assert beats[-1] > beats[0]
+    assert {s.name: s.generation for s in projections.status()}["queue"] == 1
+
+
+def test_the_rebuild_command_splits_partitionable_views_by_case(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", services.database.url)
+    populate_both_parts(desk)
+    started: list[str] = []
+    monkeypatch.setattr(
+        parallel, "_load_in_processes", partial(spy_loader, started, parallel._load_in_processes)
+    )
+
+    result = CliRunner().invoke(projections_app, ["rebuild", "queue", "audit", "--jobs", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert started == ["queue, audit in 2 parts"]
+    assert "rebuilt queue: generation 2" in result.output
+    assert "rebuilt audit: generation 2" in result.output
+    services.projections.catch_up()
+    check_views_equal_fold(services.projections, desk, services.clock.now())
+
+
+def spy_loader(
+    started: list[str],
+    load: Any,
+    factory: Any,
+    jobs: int,
+    progress: Any,
+    generations: dict[str, int],
+    end: int,
+) -> None:
+    started.append(f"{', '.join(generations)} in {jobs} parts")
+    load(factory, jobs, progress, generations, end)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, inspect
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.projections import Projections, RebuildRunningError, tracking
+from mediation.projections.log import Part
 from mediation.projections.stats import StatsView
 from tests.projections.projection_support import (
     Desk,
@@ -144,8 +145,8 @@ def test_rebuilding_every_view_reads_the_log_once_for_all(
     reads: list[int] = []
     read = projections.log.read
 
-    def counted(after: int, limit: int) -> Any:
-        found = read(after, limit)
+    def counted(after: int, limit: int, stop: int | None = None, part: Part | None = None) -> Any:
+        found = read(after, limit, stop, part)
         if found.events:
             reads.append(after)
         return found

@@ -42,6 +42,7 @@ class AuditPlan:
 
 class AuditView(View[AuditTables]):
     name = "audit"
+    partitionable = True
 
     def define(self, metadata: MetaData, suffix: str) -> AuditTables:
         name = f"audit_events{suffix}"

@@ -1,10 +1,13 @@
-"""Rebuilding views in several processes at once, one group of views each.
+"""Rebuilding views in several processes at once: part of the cases each, or a group of views.
 
 One process rebuilding every view reads the log once but uses one core: applying a batch is
-Python work under one interpreter lock. Views are independent (each has its own generations
-and position), so groups of them can be rebuilt side by side by processes of their own, each
-reading the log for its group; the database takes their writes one at a time, and since a
-rebuild keeps the rows it works on in memory (see `held`), they seldom wait for each other.
+Python work under one interpreter lock. Where a case's rows depend on its own events alone
+(`View.partitionable`), the cases are split by id and each process applies its part, reading
+and decoding only that part's events. Otherwise views are independent (each has its own
+generations and position), so groups of them are rebuilt side by side by processes of their
+own, each reading the log for its group. Either way the database takes the writes one at a
+time, and since a rebuild keeps the rows it works on in memory (see `held`), the processes
+seldom wait for each other.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import queue
 import signal
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 from types import FrameType
 from typing import Any
 
 from mediation.domain.errors import MediationError
+from mediation.projections.log import Part
 from mediation.projections.processor import Progress
 from mediation.projections.service import Projections
 
@@ -55,8 +60,17 @@ def rebuild_in_processes(
     jobs: int,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Rebuild the named views in up to `jobs` worker processes (one group each, see `groups`);
-    `projections` follows their progress in the database. The new generation of each view."""
+    """Rebuild the named views in up to `jobs` worker processes; `projections` follows their
+    progress. The new generation of each view.
+
+    When every named view is partitionable (`View.partitionable`), each worker applies all of
+    them to its part of the cases (`load_part`), and reads and decodes only its part's events;
+    `projections` then applies what came meanwhile and switches. Otherwise each worker
+    rebuilds a group of the views (see `groups`), reading the whole log for its group.
+    """
+    if jobs > 1 and all(projections.view(name).partitionable for name in names):
+        load = partial(_load_in_processes, factory, jobs, progress)
+        return projections.rebuild(names, progress, load)
     parts = groups(names, jobs)
     if len(parts) == 1:
         return projections.rebuild(parts[0], progress)
@@ -68,13 +82,51 @@ def rebuild_in_processes(
     ]
     head = projections.log.head()
     before = {row.name: row.generation for row in projections.status()}
+
+    def follow() -> None:
+        if progress is not None:
+            progress(_reached(projections, before, names, head), head)
+
+    _supervise(workers, errors, follow)
+    return {row.name: row.generation for row in projections.status() if row.name in names}
+
+
+def _load_in_processes(
+    factory: Factory,
+    jobs: int,
+    progress: Progress | None,
+    generations: dict[str, int],
+    end: int,
+) -> None:
+    """A rebuild's `Loader`: `jobs` workers, one part of the cases each."""
+    context = multiprocessing.get_context("spawn")
+    errors: Any = context.Queue()
+    reached: Any = context.Array("q", jobs, lock=False)  # each worker's position so far
+    workers = [
+        context.Process(
+            target=_load_part,
+            args=(factory, generations, Part(index, jobs), end, reached, errors),
+            name=f"part {index + 1} of {jobs}",
+        )
+        for index in range(jobs)
+    ]
+
+    def follow() -> None:
+        if progress is not None:
+            progress(min(reached), end)
+
+    _supervise(workers, errors, follow)
+
+
+def _supervise(workers: Sequence[Any], errors: Any, follow: Callable[[], None]) -> None:
+    """Start the workers and wait for them, calling `follow` every POLL_SECONDS; stop those
+    still running if this fails or is interrupted. A worker's failure is raised here."""
     for worker in workers:
         worker.start()
     try:
         while any(worker.is_alive() for worker in workers):
             next(w for w in workers if w.is_alive()).join(POLL_SECONDS)
-            if progress is not None:
-                progress(_reached(projections, before, names, head), head)
+            follow()
     finally:
         _stop(workers)
     failures = _messages(errors)
@@ -82,7 +134,6 @@ def rebuild_in_processes(
     if failed:
         detail = "; ".join(failures) or f"exit codes {[w.exitcode for w in workers]}"
         raise RebuildFailedError(f"the rebuild of {', '.join(failed)} failed: {detail}")
-    return {row.name: row.generation for row in projections.status() if row.name in names}
 
 
 def _rebuild_group(factory: Factory, names: list[str], errors: Any) -> None:
@@ -96,6 +147,30 @@ def _rebuild_group(factory: Factory, names: list[str], errors: Any) -> None:
             projections.rebuild(names)
     except BaseException as error:
         errors.put(f"{', '.join(names)}: {type(error).__name__}: {error}")
+        raise SystemExit(1) from None
+
+
+def _load_part(
+    factory: Factory,
+    generations: dict[str, int],
+    part: Part,
+    end: int,
+    reached: Any,
+    errors: Any,
+) -> None:
+    """A worker: load its part of the cases into the new generations (see `_rebuild_group`
+    for the signals)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupted)
+
+    def note(position: int) -> None:
+        reached[part.index] = position
+
+    try:
+        with factory() as projections:
+            projections.load_part(generations, part, end, note)
+    except BaseException as error:
+        errors.put(f"{', '.join(generations)}: {type(error).__name__}: {error}")
         raise SystemExit(1) from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,14 +16,18 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from mediation.projections import tracking
-from mediation.projections.log import EventLog
+from mediation.projections.log import EventLog, Part
 from mediation.projections.view import Recorded, View
 
 # Called after a batch is applied and before it commits: tests kill the process here.
 BeforeCommit = Callable[[str, Sequence[Recorded]], None]
 Progress = Callable[[int, int], None]
+Reached = Callable[[int], None]  # a position the loading of a part has read up to
 Target = tuple[View[Any], int]  # a view and the generation of its tables to write
 
+
+# How often loading a part shows that its rebuild is alive (see `rebuild.ABANDONED_AFTER`).
+HEARTBEAT_SECONDS = 10.0
 
 _UNPLANNED = object()  # the plan is made inside the writing transaction
 _MOVED = object()  # the position moved while planning: nothing to write
@@ -35,6 +40,10 @@ class BulkWriting:
 
     checkpoint_pages: int  # pages of write-ahead log left before the connection checkpoints
     cache_kib: int  # the connection's page cache while it writes a batch
+
+
+class GenerationGoneError(RuntimeError):
+    """The generation being written no longer exists: another rebuild removed it."""
 
 
 class Outcome(StrEnum):
@@ -129,6 +138,46 @@ class Processor:
                     Step(step.outcome, step.position, total)
                     for step, total in zip(steps, applied, strict=True)
                 ]
+
+    def load(
+        self, targets: Sequence[Target], part: Part, end: int, reached: Reached | None = None
+    ) -> None:
+        """Apply the events of `part`'s cases up to position `end` to each target, batch by
+        batch, without moving its position (see `rebuild.load_part`).
+
+        The targets are new generations of a rebuild, which nobody else writes, and each part
+        holds other cases than the others: so no claim guards the batches, and the rebuild
+        moves the positions to `end` once every part is in. A batch reads `batch_size` events of
+        the part, about `batch_size * part.count` of the log. The generations' heartbeat is
+        bumped every HEARTBEAT_SECONDS, so that no other rebuild takes them for abandoned.
+        """
+        position, beat = 0, time.monotonic()
+        while position < end:
+            batch = self.log.read(position, self.batch_size * part.count, end, part)
+            if batch.last == position:
+                return  # the log ends before `end`: nothing more to read
+            beating = time.monotonic() - beat >= HEARTBEAT_SECONDS
+            for view, generation in targets:
+                if not batch.events and not beating:
+                    continue
+                with self.engine.connect() as conn:
+                    plan = view.plan(conn, generation, batch.events) if batch.events else None
+                with (
+                    self.engine.connect() as conn,
+                    relaxed_durability(conn, self.bulk),
+                    conn.begin(),
+                ):
+                    if beating and not tracking.claim(conn, view.name, generation, 0, 0):
+                        raise GenerationGoneError(f"{view.name} generation {generation} is gone")
+                    if batch.events:
+                        view.write(conn, generation, plan)
+                    if self.before_commit is not None:
+                        self.before_commit(view.name, batch.events)
+            if beating:
+                beat = time.monotonic()
+            position = batch.last
+            if reached is not None:
+                reached(position)
 
     def _apply(
         self, view: View[Any], generation: int, start: int, end: int, events: Sequence[Recorded]

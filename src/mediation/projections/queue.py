@@ -46,6 +46,7 @@ class QueueView(View[QueueTables]):
     """Closed cases keep their row (marked closed) so that a reopened case comes back whole."""
 
     name = "queue"
+    partitionable = True
 
     def __init__(self, workflows: WorkflowRegistry) -> None:
         super().__init__()

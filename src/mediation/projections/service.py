@@ -16,16 +16,17 @@ from sqlalchemy.exc import DBAPIError
 
 from mediation.domain.errors import NotFoundError
 from mediation.projections import tracking
-from mediation.projections.log import EventLog
+from mediation.projections.log import EventLog, Part
 from mediation.projections.processor import (
     BeforeCommit,
     BulkWriting,
     Outcome,
     Processor,
     Progress,
+    Reached,
     lock_key,
 )
-from mediation.projections.rebuild import rebuild
+from mediation.projections.rebuild import Loader, load_part, rebuild
 from mediation.projections.runner import Follower
 from mediation.projections.view import View
 
@@ -143,21 +144,35 @@ class Projections:
             return [_status(conn, name, head) for name in self.views]
 
     def rebuild(
-        self, names: Iterable[str] | None = None, progress: Progress | None = None
+        self,
+        names: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        loader: Loader | None = None,
     ) -> dict[str, int]:
-        """Rebuild views (all by default) from the whole log in one pass over it, while the
-        current ones keep answering; the new generation of each."""
+        """Rebuild views (all by default) from the whole log in one pass over it (or part by
+        part with a `loader`, see `rebuild.rebuild`), while the current ones keep answering;
+        the new generation of each."""
         views = [self.view(name) for name in (names or list(self.views))]
-        processor = Processor(
+        generations = rebuild(self.engine, self._rebuilding(), views, progress, loader)
+        self._notify(0, 0)
+        return generations
+
+    def load_part(
+        self, generations: dict[str, int], part: Part, end: int, reached: Reached | None = None
+    ) -> None:
+        """For a rebuild's `loader`: apply `part`'s cases up to `end` to the generations it
+        started (see `rebuild.load_part`)."""
+        views = [self.view(name) for name in generations]
+        load_part(self.engine, self._rebuilding(), views, generations, part, end, reached)
+
+    def _rebuilding(self) -> Processor:
+        return Processor(
             self.engine,
             self.log,
             self.rebuild_batch_size,
             self.processor.before_commit,
             bulk=REBUILD_WRITING,
         )
-        generations = rebuild(self.engine, processor, views, progress)
-        self._notify(0, 0)
-        return generations
 
     def analyze(self, names: Iterable[str] | None = None) -> None:
         """Refresh the query planner's statistics of the active tables (after a bulk load)."""

@@ -38,6 +38,9 @@ class View(ABC, Generic[T]):
     """Tables of type `T` per generation, and how a batch of events changes them."""
 
     name: ClassVar[str]
+    # Whether the rows of a case depend on that case's events alone: then a rebuild may apply
+    # the cases part by part, side by side (see `rebuild.load_part`).
+    partitionable: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._generations: dict[int, tuple[MetaData, T]] = {}

@@ -49,6 +49,7 @@ class DeadlineIndexView(View[IndexTables]):
     """One timer per breach that could still escalate; an escalated breach's timer is gone."""
 
     name = "deadlines"
+    partitionable = True
 
     def __init__(self, workflows: WorkflowRegistry, zone: tzinfo) -> None:
         super().__init__()

@@ -65,6 +65,7 @@ class Notification:
 
 class NotificationsView(View[NotificationTables]):
     name = "notifications"
+    partitionable = True
 
     def define(self, metadata: MetaData, suffix: str) -> NotificationTables:
         items = Table(
