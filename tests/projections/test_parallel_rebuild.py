@@ -20,6 +20,8 @@ from mediation.projections.cli import projections_app
 from mediation.projections.log import Part
 from mediation.projections.parallel import RebuildFailedError, groups, rebuild_in_processes
 from mediation.projections.processor import GenerationGoneError
+from mediation.projections.rebuild import Noted
+from mediation.projections.stats import StatsView
 from tests.projections.projection_support import Desk, check_views_equal_fold, registration
 from tests.projections.test_projection_rebuild import populate, table_names
 
@@ -36,7 +38,17 @@ def test_views_are_grouped_by_their_cost_the_statistics_alone() -> None:
     ]
 
 
-def test_views_rebuilt_by_two_processes_equal_the_fold(services: Services, desk: Desk) -> None:
+@pytest.fixture
+def stats_unsplittable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the statistics view could not be split by case: the views go in groups."""
+    monkeypatch.setattr(StatsView, "partitionable", False)
+
+
+@pytest.mark.usefixtures("stats_unsplittable")
+def test_views_that_cannot_be_split_by_case_are_rebuilt_in_groups_by_two_processes(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "_load_in_processes", refuse_to_split)
     populate(desk)
     projections = services.projections
     projections.catch_up()
@@ -67,6 +79,7 @@ def no_store() -> Iterator[Projections]:
     yield  # pragma: no cover - never reached
 
 
+@pytest.mark.usefixtures("stats_unsplittable")
 def test_a_worker_that_fails_is_reported_and_the_views_stay_as_they_were(
     services: Services, desk: Desk
 ) -> None:
@@ -81,37 +94,30 @@ def test_a_worker_that_fails_is_reported_and_the_views_stay_as_they_were(
     assert all(status.generation == 1 for status in projections.status())
 
 
-def test_the_rebuild_command_runs_its_jobs_in_processes(
-    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MEDIATION_DATABASE_URL", services.database.url)
-    populate(desk)
-
-    result = CliRunner().invoke(projections_app, ["rebuild", "queue", "stats", "--jobs", "2"])
-
-    assert result.exit_code == 0, result.output
-    assert "rebuilt queue: generation 2" in result.output
-    assert "rebuilt stats: generation 2" in result.output
-    assert {s.name: s.generation for s in services.projections.status()}["audit"] == 1
-    services.projections.catch_up()
-    check_views_equal_fold(services.projections, desk, services.clock.now())
-
-
-PARTITIONABLE = ["queue", "audit", "deadlines", "notifications"]
+EVERY_VIEW = ["queue", "audit", "stats", "deadlines", "notifications"]
 
 
 def populate_both_parts(desk: Desk, parts: int = 2) -> None:
-    """Cases in every part of `parts` (ids are random): some resolved, some under way."""
+    """Cases in every part of `parts` (ids are random): some resolved (closed), some under
+    way; all with the same applicant, so each case registered after a closed one is a
+    re-dispute, some of them of a closed case in another part."""
     per_part = [0] * parts
+    closed_in: set[int] = set()
     n = 0
-    while min(per_part) < 2:
+    while min(per_part) < 2 or len(closed_in) < parts:
         case_id = desk.register(registration(summary=f"case {n}"))
+        part = next(i for i in range(parts) if Part(i, parts).holds(case_id))
         if n % 3 == 0:
             desk.resolve(case_id)
+            closed_in.add(part)
         else:
             desk.mediate(case_id)
-        per_part[case_id.int % parts] += 1
+        per_part[part] += 1
         n += 1
+
+
+def re_dispute_count(rows: dict[str, list[tuple[Any, ...]]]) -> int:
+    return sum(1 for row in rows["stats.facts"] if row[1] == "re_dispute")
 
 
 def active_rows(projections: Projections, names: list[str]) -> dict[str, list[tuple[Any, ...]]]:
@@ -140,22 +146,23 @@ def test_the_parts_of_the_cases_hold_each_case_exactly_once() -> None:
         Part(2, 2)
 
 
-def test_partitionable_views_rebuilt_part_by_part_in_two_processes_equal_the_live_ones(
+def test_every_view_rebuilt_part_by_part_in_two_processes_equals_the_live_one(
     services: Services, desk: Desk
 ) -> None:
     populate_both_parts(desk)
     projections = services.projections
     projections.catch_up()
-    live = active_rows(projections, PARTITIONABLE)
+    live = active_rows(projections, EVERY_VIEW)
     seen: list[tuple[int, int]] = []
     factory = partial(configured_projections, services.settings)
 
     generations = rebuild_in_processes(
-        projections, factory, PARTITIONABLE, 2, lambda p, h: seen.append((p, h))
+        projections, factory, EVERY_VIEW, 2, lambda p, h: seen.append((p, h))
     )
 
-    assert generations == dict.fromkeys(PARTITIONABLE, 2)
-    assert active_rows(projections, PARTITIONABLE) == live
+    assert generations == dict.fromkeys(EVERY_VIEW, 2)
+    assert re_dispute_count(live) >= 2
+    assert active_rows(projections, EVERY_VIEW) == live
     check_views_equal_fold(projections, desk, services.clock.now())
     assert seen
     assert seen[-1][0] == seen[-1][1]  # progress ends at the head of the log
@@ -170,23 +177,23 @@ def test_events_saved_while_the_parts_load_are_applied_before_the_switch(
     head = projections.log.head()
     ends: list[int] = []
 
-    def load_then_save_more(generations: dict[str, int], end: int) -> None:
+    def load_then_save_more(generations: dict[str, int], end: int) -> list[Noted]:
         ends.append(end)
-        for index in range(3):
-            projections.load_part(generations, Part(index, 3), end)
+        noted = [projections.load_part(generations, Part(index, 3), end) for index in range(3)]
         desk.resolve(desk.register(registration(summary="came during the rebuild")))
+        return noted
 
-    projections.rebuild(PARTITIONABLE, loader=load_then_save_more)
+    projections.rebuild(EVERY_VIEW, loader=load_then_save_more)
 
     assert ends == [head]  # the parts load up to the head at the start
     assert projections.log.head() > head
-    assert {s.name: s.position for s in projections.status() if s.name in PARTITIONABLE} == (
-        dict.fromkeys(PARTITIONABLE, projections.log.head())
+    assert {s.name: s.position for s in projections.status() if s.name in EVERY_VIEW} == (
+        dict.fromkeys(EVERY_VIEW, projections.log.head())
     )
-    rebuilt = active_rows(projections, PARTITIONABLE)
+    rebuilt = active_rows(projections, EVERY_VIEW)
     projections.catch_up()
     check_views_equal_fold(projections, desk, services.clock.now())
-    assert active_rows(projections, PARTITIONABLE) == rebuilt
+    assert active_rows(projections, EVERY_VIEW) == rebuilt
 
 
 def test_a_failed_part_leaves_the_views_as_they_were_and_no_new_tables(
@@ -197,7 +204,7 @@ def test_a_failed_part_leaves_the_views_as_they_were_and_no_new_tables(
     projections.catch_up()
     before = table_names(services)
 
-    def fail_in_the_second_part(generations: dict[str, int], end: int) -> None:
+    def fail_in_the_second_part(generations: dict[str, int], end: int) -> list[Noted]:
         projections.load_part(generations, Part(0, 2), end)
         raise RuntimeError("the second worker died")
 
@@ -226,12 +233,13 @@ def test_a_worker_that_fails_to_load_its_part_is_reported_and_the_views_stay(
     assert all(status.rebuilding is None for status in projections.status())
 
 
+@pytest.mark.usefixtures("stats_unsplittable")
 def test_only_partitionable_views_are_loaded_part_by_part(services: Services, desk: Desk) -> None:
     populate_both_parts(desk)
     projections = services.projections
 
-    def load(generations: dict[str, int], end: int) -> None:
-        projections.load_part(generations, Part(0, 2), end)
+    def load(generations: dict[str, int], end: int) -> list[Noted]:
+        return [projections.load_part(generations, Part(0, 2), end)]
 
     with pytest.raises(ValueError, match="views stats cannot be rebuilt part by part"):
         projections.rebuild(["queue", "stats"], loader=load)
@@ -247,7 +255,7 @@ def test_loading_a_part_keeps_its_generations_alive_and_stops_once_they_are_gone
     monkeypatch.setattr(projections, "rebuild_batch_size", 2)
     beats: list[datetime] = []
 
-    def load_and_watch(generations: dict[str, int], end: int) -> None:
+    def load_and_watch(generations: dict[str, int], end: int) -> list[Noted]:
         def note(_position: int) -> None:
             with projections.engine.connect() as conn:
                 (generation,) = [
@@ -258,7 +266,7 @@ def test_loading_a_part_keeps_its_generations_alive_and_stops_once_they_are_gone
         projections.load_part(generations, Part(0, 2), end, note)
         with projections.engine.begin() as conn:
             tracking.forget(conn, "queue", generations["queue"])
-        projections.load_part(generations, Part(1, 2), end)
+        return [projections.load_part(generations, Part(1, 2), end)]
 
     with pytest.raises(GenerationGoneError, match="queue generation 2 is gone"):
         projections.rebuild(["queue"], loader=load_and_watch)
@@ -269,7 +277,7 @@ def test_loading_a_part_keeps_its_generations_alive_and_stops_once_they_are_gone
     assert {s.name: s.generation for s in projections.status()}["queue"] == 1
 
 
-def test_the_rebuild_command_splits_partitionable_views_by_case(
+def test_the_rebuild_command_splits_the_views_by_case_among_its_jobs(
     services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDIATION_DATABASE_URL", services.database.url)
@@ -279,12 +287,13 @@ def test_the_rebuild_command_splits_partitionable_views_by_case(
         parallel, "_load_in_processes", partial(spy_loader, started, parallel._load_in_processes)
     )
 
-    result = CliRunner().invoke(projections_app, ["rebuild", "queue", "audit", "--jobs", "2"])
+    result = CliRunner().invoke(projections_app, ["rebuild", "queue", "stats", "--jobs", "2"])
 
     assert result.exit_code == 0, result.output
-    assert started == ["queue, audit in 2 parts"]
+    assert started == ["queue, stats in 2 parts"]
     assert "rebuilt queue: generation 2" in result.output
-    assert "rebuilt audit: generation 2" in result.output
+    assert "rebuilt stats: generation 2" in result.output
+    assert {s.name: s.generation for s in services.projections.status()}["audit"] == 1
     services.projections.catch_up()
     check_views_equal_fold(services.projections, desk, services.clock.now())
 
@@ -297,6 +306,11 @@ def spy_loader(
     progress: Any,
     generations: dict[str, int],
     end: int,
-) -> None:
+) -> list[Noted]:
     started.append(f"{', '.join(generations)} in {jobs} parts")
-    load(factory, jobs, progress, generations, end)
+    noted: list[Noted] = load(factory, jobs, progress, generations, end)
+    return noted
+
+
+def refuse_to_split(*_args: Any) -> None:
+    raise AssertionError("the views were split by case")

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -24,6 +25,7 @@ from mediation.projections import (
     Projections,
     build_projections,
 )
+from mediation.projections.log import Part
 from mediation.projections.stats import StatsTables
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
@@ -128,7 +130,7 @@ def play(
         elif kind == "catch_up":
             projections.catch_up()
         elif kind == "rebuild":
-            rebuild_all(projections)
+            rebuild_all(projections, parts=(1, 2, 3, 1)[variant])
         elif cases:
             case_id, _registrar = cases[index % len(cases)]
             for attempt in range(1 + 2 * variant):  # a few actions in a row: cases get somewhere
@@ -143,12 +145,18 @@ def party_rows(projections: Projections) -> set[tuple[str, UUID]]:
     return projections.read("stats", read)
 
 
-def rebuild_all(projections: Projections) -> None:
-    """Rebuild every view; the statistics' party keys (which a rebuild holds back and writes
-    at the end) come out as the live view had them, for the re-disputes still to come."""
+def rebuild_all(projections: Projections, parts: int) -> None:
+    """Rebuild every view, in one pass or part of the cases by part (in this process: the
+    parts' processes run the same `load_part`); the statistics' party keys (which a rebuild
+    holds back and writes at the end) come out as the live view had them, for the
+    re-disputes still to come."""
     projections.catch_up()
     live = party_rows(projections)
-    projections.rebuild()
+
+    def load(generations: dict[str, int], end: int) -> list[dict[str, Any]]:
+        return [projections.load_part(generations, Part(i, parts), end) for i in range(parts)]
+
+    projections.rebuild(loader=load if parts > 1 else None)
     assert party_rows(projections) == live
 
 

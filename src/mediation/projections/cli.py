@@ -63,9 +63,9 @@ def rebuild(
         int,
         typer.Option(
             min=1,
-            help="Processes to rebuild in (default: one pass over the log for all): each "
-            "takes part of the cases, or, when the statistics view is among the views, a group "
-            "of the views. Faster with spare cores; the service's requests share them meanwhile.",
+            help="Processes to rebuild in (default: one pass over the log for all), each "
+            "applying part of the cases to every view named. Faster with spare cores; the "
+            "service's requests share them meanwhile.",
         ),
     ] = 1,
 ) -> None:

@@ -1,13 +1,14 @@
-"""Rebuilding views in several processes at once: part of the cases each, or a group of views.
+"""Rebuilding views in several processes at once: part of the cases each.
 
 One process rebuilding every view reads the log once but uses one core: applying a batch is
-Python work under one interpreter lock. Where a case's rows depend on its own events alone
-(`View.partitionable`), the cases are split by id and each process applies its part, reading
-and decoding only that part's events. Otherwise views are independent (each has its own
-generations and position), so groups of them are rebuilt side by side by processes of their
-own, each reading the log for its group. Either way the database takes the writes one at a
+Python work under one interpreter lock. So the cases are split by id (`log.Part`), and each
+process applies its part to every view being rebuilt, reading and decoding only that part's
+events (`rebuild.load_part`); what links cases across parts (the statistics' re-disputes) is
+decided once all parts are in (`View.join_parts`). The database takes the writes one at a
 time, and since a rebuild keeps the rows it works on in memory (see `held`), the processes
-seldom wait for each other.
+seldom wait for each other. A view that cannot be split by case (`View.partitionable`; none
+of the built-in ones) is rebuilt instead in a group of views, one process per group, each
+reading the whole log.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from mediation.domain.errors import MediationError
 from mediation.projections.log import Part
 from mediation.projections.processor import Progress
+from mediation.projections.rebuild import Noted
 from mediation.projections.service import Projections
 
 # Builds the process's own Projections (in a worker process): a module-level function or a
@@ -97,25 +99,32 @@ def _load_in_processes(
     progress: Progress | None,
     generations: dict[str, int],
     end: int,
-) -> None:
-    """A rebuild's `Loader`: `jobs` workers, one part of the cases each."""
+) -> list[Noted]:
+    """A rebuild's `Loader`: `jobs` workers, one part of the cases each; what they noted."""
     context = multiprocessing.get_context("spawn")
     errors: Any = context.Queue()
+    results: Any = context.Queue()
     reached: Any = context.Array("q", jobs, lock=False)  # each worker's position so far
     workers = [
         context.Process(
             target=_load_part,
-            args=(factory, generations, Part(index, jobs), end, reached, errors),
+            args=(factory, generations, Part(index, jobs), end, reached, results, errors),
             name=f"part {index + 1} of {jobs}",
         )
         for index in range(jobs)
     ]
+    noted: list[Noted] = []
 
     def follow() -> None:
+        noted.extend(_messages(results, wait=0.0))  # a worker exits once its notes are read
         if progress is not None:
             progress(min(reached), end)
 
     _supervise(workers, errors, follow)
+    noted.extend(_messages(results, wait=0.0))  # each worker sent its notes before it ended
+    if len(noted) != jobs:
+        raise RebuildFailedError(f"{jobs - len(noted)} of {jobs} parts sent no notes")
+    return noted
 
 
 def _supervise(workers: Sequence[Any], errors: Any, follow: Callable[[], None]) -> None:
@@ -156,10 +165,11 @@ def _load_part(
     part: Part,
     end: int,
     reached: Any,
+    results: Any,
     errors: Any,
 ) -> None:
-    """A worker: load its part of the cases into the new generations (see `_rebuild_group`
-    for the signals)."""
+    """A worker: load its part of the cases into the new generations and put what its views
+    noted on `results` (see `_rebuild_group` for the signals)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupted)
 
@@ -168,7 +178,7 @@ def _load_part(
 
     try:
         with factory() as projections:
-            projections.load_part(generations, part, end, note)
+            results.put(projections.load_part(generations, part, end, note))
     except BaseException as error:
         errors.put(f"{', '.join(generations)}: {type(error).__name__}: {error}")
         raise SystemExit(1) from None
@@ -208,11 +218,12 @@ def _stop(workers: Sequence[Any]) -> None:
             worker.join()
 
 
-def _messages(errors: Any) -> list[str]:
+def _messages(messages: Any, wait: float = 0.1) -> list[Any]:
+    """What is on a queue, waiting up to `wait` seconds for each."""
     found = []
     while True:
         try:
-            found.append(str(errors.get(timeout=0.1)))
+            found.append(messages.get(timeout=wait) if wait else messages.get_nowait())
         except queue.Empty:
             return found
 

@@ -140,7 +140,11 @@ class Processor:
                 ]
 
     def load(
-        self, targets: Sequence[Target], part: Part, end: int, reached: Reached | None = None
+        self,
+        targets: Sequence[Target],
+        part: Part,
+        end: int,
+        reached: Reached | None = None,
     ) -> None:
         """Apply the events of `part`'s cases up to position `end` to each target, batch by
         batch, without moving its position (see `rebuild.load_part`).

@@ -29,8 +29,11 @@ log = logging.getLogger("mediation.projections")
 # A building generation nobody advanced for this long was left by a rebuild that died.
 ABANDONED_AFTER = timedelta(minutes=2)
 
-# Fills the new generations (by view name) up to a position, part by part (see `load_part`).
-Loader = Callable[[dict[str, int], int], None]
+# What a part's views noted for `View.join_parts` (see `load_part`), by view name.
+Noted = dict[str, Any]
+# Fills the new generations (by view name) up to a position, part by part (see `load_part`);
+# the notes of every part.
+Loader = Callable[[dict[str, int], int], list[Noted]]
 
 
 class RebuildRunningError(ConflictError):
@@ -109,13 +112,16 @@ def _load(
     started: dict[str, int],
     loader: Loader,
 ) -> None:
-    """Let `loader` fill the new generations up to the log's head, then move their positions
-    there (from 0: nobody else moves a new generation's position)."""
+    """Let `loader` fill the new generations up to the log's head, let each view join what
+    the parts noted, then move their positions there (from 0: nobody else moves a new
+    generation's position)."""
     end = processor.log.head()
-    loader(dict(started), end)
-    with engine.begin() as conn:
+    parts = loader(dict(started), end)
+    with engine.connect() as conn, relaxed_durability(conn, processor.bulk), conn.begin():
         for view in views:
-            if not tracking.claim(conn, view.name, started[view.name], 0, end):
+            generation = started[view.name]
+            view.join_parts(conn, generation, [p[view.name] for p in parts if view.name in p])
+            if not tracking.claim(conn, view.name, generation, 0, end):
                 raise RebuildRunningError("a new generation was removed meanwhile")
 
 
@@ -127,9 +133,10 @@ def load_part(
     part: Part,
     end: int,
     reached: Reached | None = None,
-) -> None:
+) -> Noted:
     """Apply the events of `part`'s cases up to `end` to the generations a rebuild started,
     then write what the views kept back meanwhile; for a `Loader`, in a process of its own.
+    What the views noted for `View.join_parts`.
 
     The views must be partitionable (`View.partitionable`). The positions stay at 0: the
     rebuild moves them once every part is loaded. A failed load keeps nothing back; the
@@ -142,6 +149,7 @@ def load_part(
     targets = [(view, generations[view.name]) for view in views]
     for view, generation in targets:
         view.defer_writes(generation)
+        view.begin_part(generation)
     try:
         with collector_paused():  # see `rebuild`
             processor.load(targets, part, end, reached)
@@ -155,7 +163,10 @@ def load_part(
     except BaseException:
         for view, generation in targets:
             view.drop_deferred(generation)
+            view.end_part(generation)
         raise
+    noted = ((view.name, view.end_part(generation)) for view, generation in targets)
+    return {name: notes for name, notes in noted if notes is not None}
 
 
 def _start(engine: Engine, view: View[Any]) -> int:

@@ -26,7 +26,7 @@ from mediation.projections.processor import (
     Reached,
     lock_key,
 )
-from mediation.projections.rebuild import Loader, load_part, rebuild
+from mediation.projections.rebuild import Loader, Noted, load_part, rebuild
 from mediation.projections.runner import Follower
 from mediation.projections.view import View
 
@@ -158,12 +158,16 @@ class Projections:
         return generations
 
     def load_part(
-        self, generations: dict[str, int], part: Part, end: int, reached: Reached | None = None
-    ) -> None:
+        self,
+        generations: dict[str, int],
+        part: Part,
+        end: int,
+        reached: Reached | None = None,
+    ) -> Noted:
         """For a rebuild's `loader`: apply `part`'s cases up to `end` to the generations it
-        started (see `rebuild.load_part`)."""
+        started; what the views noted (see `rebuild.load_part`)."""
         views = [self.view(name) for name in generations]
-        load_part(self.engine, self._rebuilding(), views, generations, part, end, reached)
+        return load_part(self.engine, self._rebuilding(), views, generations, part, end, reached)
 
     def _rebuilding(self) -> Processor:
         return Processor(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -34,6 +35,7 @@ from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
 from mediation.projections.stats_fold import Chunk, fold
+from mediation.projections.stats_parts import PartNotes, re_disputes
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
 
@@ -91,6 +93,7 @@ class HeldKeys:
 
 class StatsView(View[StatsTables]):
     name = "stats"
+    partitionable = True  # re-disputes across parts are decided in `join_parts`
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class StatsView(View[StatsTables]):
         self.zone = zone
         self.held_keys_limit = held_keys_limit  # at most this many, then they are written
         self._held_keys: dict[str, HeldKeys] = {}  # by the name of the parties table
+        self._part_notes: dict[str, PartNotes] = {}  # by the name of the parties table
 
     def defer_writes(self, generation: int) -> None:
         super().defer_writes(generation)
@@ -120,6 +124,23 @@ class StatsView(View[StatsTables]):
     def drop_deferred(self, generation: int) -> None:
         super().drop_deferred(generation)
         self._held_keys.pop(self.tables(generation).parties.name, None)
+
+    def begin_part(self, generation: int) -> None:
+        self._part_notes[self.tables(generation).parties.name] = PartNotes()
+
+    def end_part(self, generation: int) -> PartNotes | None:
+        return self._part_notes.pop(self.tables(generation).parties.name, None)
+
+    def join_parts(self, conn: Connection, generation: int, notes: Sequence[Any]) -> None:
+        """Add the re-dispute facts the parts left undecided: each as its registration's."""
+        facts = self.tables(generation).facts
+        positions = re_disputes(notes)
+        registered = [
+            row | {"kind": "re_dispute"}
+            for row in select_rows(conn, facts, facts.c.position, positions)
+            if row["kind"] == "registered"
+        ]
+        insert_rows(conn, facts, sorted(registered, key=lambda row: int(row["position"])))
 
     def held_key_count(self, generation: int) -> int:
         """How many party keys of `generation` are held back (being rebuilt) right now."""
@@ -190,10 +211,10 @@ class StatsView(View[StatsTables]):
 
     def _load(self, conn: Connection, tables: StatsTables, chunk: Sequence[Recorded]) -> Chunk:
         """The rows of the cases this chunk touches, and of cases sharing a new case's parties."""
-        state = Chunk()
-        registering = state.prepare(chunk, self._party_keys)
         p = tables.parties
-        if registering:
+        state = Chunk(notes=self._part_notes.get(p.name))
+        registering = state.prepare(chunk, self._party_keys)
+        if registering and state.notes is None:  # else re-disputes are decided later
             for row in select_rows(conn, p, p.c.party_key, registering):
                 state.stored_matches.setdefault(row["party_key"], set()).add(row["case_id"])
             held = self._held_keys.get(p.name)

@@ -13,6 +13,7 @@ from mediation.domain.case import Case
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
 from mediation.projections.queue import next_deadline, utc_iso
+from mediation.projections.stats_parts import PartNotes
 from mediation.projections.view import Recorded
 
 MEDIATION_PHASE = "mediation"
@@ -41,6 +42,8 @@ class Chunk:
     facts: list[Row] = field(default_factory=list)
     registered_keys: dict[UUID, set[str]] = field(default_factory=dict)  # hashed once
     stored_keys: dict[UUID, list[str]] = field(default_factory=dict)  # as the rows were read
+    # Applying one part of the cases (see `stats_parts`): re-disputes are decided later.
+    notes: PartNotes | None = None
 
     def prepare(self, chunk: Sequence[Recorded], party_keys: PartyKeys) -> set[str]:
         """Note the stored cases this chunk touches; return the keys of new cases' parties."""
@@ -51,11 +54,13 @@ class Chunk:
         self.known = {r.event.originator_id for r in chunk} - set(self.registered_keys)
         return {key for keys in self.registered_keys.values() for key in keys}
 
-    def set_keys(self, case_id: UUID, keys: set[str]) -> None:
+    def set_keys(self, position: int, case_id: UUID, keys: set[str], registering: bool) -> None:
         self.keys[case_id] = keys
-        self.rows[case_id]["party_keys"] = sorted(keys)
+        self.rows[case_id]["party_keys"] = ordered = sorted(keys)
         for key in keys:
             self.new_keys.setdefault(key, set()).add(case_id)
+        if self.notes is not None:
+            self.notes.keys.append((position, case_id.int, tuple(ordered), registering))
 
     def shares_party_with_closed_case(self, case_id: UUID, keys: set[str]) -> bool:
         """A re-dispute: one of these parties is, right now, a party of a closed case."""
@@ -96,7 +101,7 @@ def fold(
     _move_clocks(row, event)
     row["status"] = event.status
     row["is_open"] = not statuses.is_final(row["workflow"], event.status)
-    kinds = [*PLAIN_FACTS.get(type(event), ()), *_facts_of(state, event, row, party_keys)]
+    kinds = [*PLAIN_FACTS.get(type(event), ()), *_facts_of(state, recorded, row, party_keys)]
     withdrawn = isinstance(event, Case.Withdrawn) and before is not None
     if withdrawn and statuses.phase(row["workflow"], before) == MEDIATION_PHASE:
         kinds.append("concluded")  # withdrawn during mediation: it ended without agreement
@@ -105,22 +110,27 @@ def fold(
     if not row["is_open"] and not was_final:
         days = (event.timestamp - row["registered_at"]).total_seconds() / SECONDS_PER_DAY
         state.facts.append(_fact(recorded, row, "closed", _outcome(event), days, zone))
+    if state.notes is not None and row["is_open"] == was_final:  # closed, or open again
+        state.notes.closed.append((recorded.position, event.originator_id.int, not row["is_open"]))
 
 
-def _facts_of(state: Chunk, event: Case.Event, row: Row, party_keys: PartyKeys) -> list[str]:
+def _facts_of(state: Chunk, recorded: Recorded, row: Row, party_keys: PartyKeys) -> list[str]:
     """The facts that depend on the case, and the row's fields those decisions keep."""
+    event, position = recorded.event, recorded.position
     case_id = event.originator_id
     if isinstance(event, Case.Registered):
         keys = state.registered_keys[case_id]
-        again = state.shares_party_with_closed_case(case_id, keys)
-        state.set_keys(case_id, keys)
+        # Applying a part, the cases it shares parties with may be in other parts: decided
+        # once all are in (see `stats_parts`).
+        again = state.notes is None and state.shares_party_with_closed_case(case_id, keys)
+        state.set_keys(position, case_id, keys, registering=True)
         return ["registered", "re_dispute"] if again else ["registered"]
     if isinstance(event, Case.Amended):
         for name in ("dispute_type", "channel"):
             if name in event.changes:
                 row[name] = str(event.changes[name])
         if event.parties is not None:
-            state.set_keys(case_id, party_keys.keys(event.parties))
+            state.set_keys(position, case_id, party_keys.keys(event.parties), registering=False)
     elif isinstance(event, Case.AgreementReached):
         row["resolved_counted"] = False  # a new agreement: its performance counts anew
     elif (

@@ -133,6 +133,20 @@ class View(ABC, Generic[T]):
             with self._lock:
                 self._held_rows.pop(table.name, None)
 
+    def begin_part(self, generation: int) -> None:
+        """`rebuild.load_part` is about to apply one part of the cases to `generation`, in
+        this process: what the view cannot decide from that part alone it notes until
+        `end_part` (by default there is nothing: the view is partitionable as it is)."""
+
+    def end_part(self, generation: int) -> Any:
+        """What `begin_part` noted (None: nothing), which the rebuild hands, with every other
+        part's, to `join_parts`; and forget it."""
+        return None
+
+    def join_parts(self, conn: Connection, generation: int, notes: Sequence[Any]) -> None:
+        """Every part is in: decide from all parts' notes what none could alone and write it,
+        inside the caller's transaction (before the rebuild applies the rest of the log)."""
+
     def held(self, table: Table) -> HeldRows | None:
         """The rows of `table` a rebuild holds, if it does (a view's reads and writes of the
         table go through `held.load_rows` and `held.keep_rows` with it)."""
