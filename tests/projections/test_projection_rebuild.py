@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, event, inspect
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
@@ -161,7 +161,7 @@ def test_rebuilding_every_view_reads_the_log_once_for_all(
 def connection_settings(conn: Connection) -> tuple[Any, ...]:
     """What a rebuild's batches change on their connection for speed (and must put back)."""
     if conn.dialect.name == "sqlite":
-        names = ("synchronous", "wal_autocheckpoint", "cache_size")
+        names = ("synchronous", "wal_autocheckpoint", "cache_size", "secure_delete")
         return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names)
     return (conn.exec_driver_sql("SHOW synchronous_commit").scalar(),)
 
@@ -179,6 +179,32 @@ def test_a_rebuild_hands_its_connections_back_to_the_pool_with_their_own_setting
         idle = services.engine.pool.checkedin()  # type: ignore[attr-defined]
         pooled = [stack.enter_context(services.engine.connect()) for _ in range(max(idle, 1))]
         assert [connection_settings(conn) for conn in pooled] == [before] * len(pooled)
+
+
+def test_on_sqlite_the_old_generation_is_dropped_without_zeroing_each_page(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(("PRAGMA secure_delete", "\nDROP TABLE")):
+            statements.append(statement.strip())
+
+    event.listen(services.engine, "before_cursor_execute", note)
+    try:
+        projections.rebuild(["queue"])
+    finally:
+        event.remove(services.engine, "before_cursor_execute", note)
+
+    if services.engine.dialect.name == "sqlite":
+        assert statements[:2] == ["PRAGMA secure_delete", "PRAGMA secure_delete=FAST"]
+        assert statements[2].startswith("DROP TABLE queue_cases_g1")
+        assert statements[-1].startswith("PRAGMA secure_delete=")  # put back
+        assert statements[-1] != "PRAGMA secure_delete=FAST"
+    else:  # nothing to set on PostgreSQL
+        assert [s.split(" (")[0] for s in statements] == ["DROP TABLE queue_cases_g1"]
+    assert "queue_cases_g1" not in table_names(services)
 
 
 def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -241,10 +242,35 @@ def _remove_unfinished(engine: Engine, view: View[Any], generation: int) -> None
 
 
 def _drop(engine: Engine, view: View[Any], generation: int) -> None:
-    with engine.begin() as conn:
+    with engine.connect() as conn, _freeing_fast(conn), conn.begin():
         _wait_for_batch(conn, view.name, generation)
         tracking.forget(conn, view.name, generation)
         view.drop(conn, generation)
+
+
+@contextmanager
+def _freeing_fast(conn: Connection) -> Iterator[None]:
+    """On SQLite, free the pages of dropped tables without overwriting each with zeros.
+
+    SQLite as Debian builds it overwrites deleted content by default (`secure_delete`), so
+    dropping an old generation wrote every page of its tables again: 4.6 s for the audit
+    view of 1,000,000 events. `FAST` zeroes deleted content only where that costs no extra
+    writes (0.3 s). The tables hold nothing but what the views derived from the log, which
+    keeps all of it. The connection's own setting is put back: the pool hands it on.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
+    conn.exec_driver_sql("PRAGMA secure_delete=FAST")
+    conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql(f"PRAGMA secure_delete={int(before or 0)}")
+        conn.commit()
 
 
 def _wait_for_batch(conn: Connection, name: str, generation: int) -> None:
