@@ -20,7 +20,6 @@ from bench.goals import check
 from bench.harness import Harness
 from bench.loading import measure_loading
 from bench.machine import machine_label
-from bench.plots import write_plots
 from bench.progress import Progress
 from bench.quiet import Quiet
 from bench.records import Results
@@ -142,9 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.command = command
     (out / "results.md").write_text(render(results, command))
     results.save(out / "results.json")
-    write_plots(results, out / "plots")
+    _plots(results, out)
     _summary(console, results, previous, out)
     return 0
+
+
+def _plots(results: Results, out: Path) -> None:
+    """Imported here: matplotlib takes 0.4 s to import, which every worker process of a
+    parallel rebuild would pay again (they import this module, their parent's main)."""
+    from bench.plots import write_plots
+
+    write_plots(results, out / "plots")
 
 
 def _render_again(out: Path) -> int:
@@ -155,7 +162,7 @@ def _render_again(out: Path) -> int:
         return 2
     results = Results.load(saved)
     (out / "results.md").write_text(render(results, results.command or "python -m bench"))
-    write_plots(results, out / "plots")
+    _plots(results, out)
     print(f"wrote {out / 'results.md'} and {out / 'plots'}/ from {saved}")
     return 0
 

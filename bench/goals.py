@@ -75,12 +75,11 @@ def _http_goals(results: Results, backend: str) -> list[Goal]:
 
 
 def _rebuild_goals(results: Results, backend: str) -> list[Goal]:
-    """Each view rebuilt alone, and all three in one pass (events of the log per second)."""
+    """Each view rebuilt alone and all three, in one pass and in several processes (events of
+    the log per second)."""
     return [
         Goal(
-            f"rebuild, {run.views}"
-            if run.views.startswith("all three")
-            else f"rebuild `{run.views}` alone",
+            _rebuild_label(run.views),
             backend,
             f"{run.events:,} events",
             run.rate,
@@ -91,6 +90,15 @@ def _rebuild_goals(results: Results, backend: str) -> list[Goal]:
         for run in results.rebuilds
         if run.backend == backend and "catch-up" not in run.views
     ]
+
+
+def _rebuild_label(views: str) -> str:
+    """ "all three, 2 processes" -> "rebuild, all three, 2 processes"; "queue, 2 processes" ->
+    "rebuild `queue` alone, 2 processes"."""
+    if views.startswith("all three"):
+        return f"rebuild, {views}"
+    name, _, processes = views.partition(", ")
+    return f"rebuild `{name}` alone" + (f", {processes}" if processes else "")
 
 
 def _queue_goals(results: Results, backend: str) -> list[Goal]:

@@ -139,12 +139,14 @@ class ViewsRun:
             )
         self.grower.to_events(target)
         background = self.harness.quiet.settle()
-        names: list[list[str] | None] = (
-            [[n] for n in VIEW_NAMES] if self.harness.size.rebuild_each_view else []
+        each: list[tuple[list[str] | None, int]] = (
+            [([n], jobs) for n in VIEW_NAMES for jobs in (1, JOBS)]
+            if self.harness.size.rebuild_each_view
+            else []
         )
         seconds = 0.0
-        for views in [*names, None, JOBS]:
-            run = self._timed_rebuild(views)
+        for views, jobs in [*each, (None, 1), (None, JOBS)]:
+            run = self._timed_rebuild(views, jobs)
             seconds += run.seconds
             self.outcome.rebuilds.append(dataclasses.replace(run, background=background))
             self.harness.say(
@@ -152,16 +154,18 @@ class ViewsRun:
             )
         self.rebuild_rate = self.world.head() / seconds  # all its rebuilds: for the budget
 
-    def _timed_rebuild(self, views: list[str] | int | None) -> RebuildRun:
-        """One view, all three in one pass (None), or all three in that many processes."""
+    def _timed_rebuild(self, views: list[str] | None, jobs: int) -> RebuildRun:
+        """One view or all three (None), in one pass or in `jobs` processes (the cases split
+        between them, as `mediation projections rebuild --jobs` does)."""
         head, began = self.world.head(), time.perf_counter()
-        if isinstance(views, int):
-            projections = self.world.projections
-            rebuild_in_processes(projections, self.factory, list(VIEW_NAMES), views)
-            label = f"all three, {views} processes"
+        names = views or list(VIEW_NAMES)
+        if jobs > 1:
+            rebuild_in_processes(self.world.projections, self.factory, names, jobs)
         else:
-            self.world.projections.rebuild(views)
-            label = views[0] if views else "all three"
+            self.world.projections.rebuild(names)
+        label = views[0] if views else "all three"
+        if jobs > 1:
+            label += f", {jobs} processes"
         return RebuildRun(self.backend, head, label, time.perf_counter() - began)
 
     def _affordable_events(self, wanted: int) -> int:

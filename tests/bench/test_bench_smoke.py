@@ -33,6 +33,21 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
         done >= wanted for done, wanted in zip(full_rebuilds, SMOKE.rebuild_events, strict=True)
     )
     assert all(run.rate > 0 for run in results.rebuilds)
+    first = [
+        run.views
+        for run in results.rebuilds
+        if run.events == full_rebuilds[0] and "catch-up" not in run.views
+    ]
+    assert first == [
+        "queue",
+        "queue, 2 processes",
+        "audit",
+        "audit, 2 processes",
+        "stats",
+        "stats, 2 processes",
+        "all three",
+        "all three, 2 processes",
+    ]
     assert sorted({run.cases for run in results.queues}) == sorted(SMOKE.queue_cases)
     assert all(run.latency.count == SMOKE.queue_repeats for run in results.queues)
     assert {(run.history, run.snapshots, run.events) for run in results.loads} == {
@@ -55,6 +70,7 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
     for name in PLOTS:
         assert (tmp_path / "plots" / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "rebuild `queue` alone" in report  # each view's own verdict, beside all three's
+    assert "rebuild `stats` alone, 2 processes" in report
 
     (tmp_path / "results.md").unlink()
     assert main(["--render", "--out", str(tmp_path)]) == 0
