@@ -37,7 +37,8 @@ class Goal:
             return f"{_num(gap)} {self.unit} {side} the target"
         if self.at_most:
             return f"missed by {_num(gap)} {self.unit} ({times:.1f}× the target)"
-        return f"missed by {_num(gap)} {self.unit} ({times:.0%} of the target)"
+        share = f"{times:.0%}" if times < 0.995 else f"{times:.1%}"  # not "100%" for a miss
+        return f"missed by {_num(gap)} {self.unit} ({share} of the target)"
 
 
 def check(results: Results) -> list[Goal]:

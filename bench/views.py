@@ -23,7 +23,7 @@ from bench.queues import copy_rows, measure_queries
 from bench.records import QueueRun, RebuildRun
 from bench.sizes import Size
 from mediation.application import CaseApplication
-from mediation.bootstrap import settle_heap
+from mediation.bootstrap import settle_heap, setup_lock
 from mediation.domain import VOCABULARY
 from mediation.projections import Projections, build_projections
 from mediation.projections.parallel import rebuild_in_processes
@@ -259,9 +259,13 @@ def bench_projections(url: str) -> Iterator[Projections]:
 def _world(url: str) -> World:
     database = Database(url)
     workflows = WorkflowRegistry.load(VOCABULARY)
-    app = CaseApplication(database.eventsourcing_env(), workflows, Directory())
     engine = database.create_engine()
-    projections = build_projections(engine, app, workflows, b"bench-salt-0123456789")
-    projections.create_schema()
+    # One at a time, as the service starts: on PostgreSQL the event store replaces its
+    # functions on each start, and two workers of a rebuild starting together failed with
+    # "tuple concurrently updated".
+    with setup_lock(engine):
+        app = CaseApplication(database.eventsourcing_env(), workflows, Directory())
+        projections = build_projections(engine, app, workflows, b"bench-salt-0123456789")
+        projections.create_schema()
     settle_heap()  # as the service and the projection commands do once started
     return World(app, projections, Generator(app, workflows))
