@@ -258,7 +258,7 @@ def relaxed_durability(conn: Connection, bulk: BulkWriting | None = None) -> Ite
     """
     if conn.dialect.name == "sqlite":
         synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-        relax = ["PRAGMA synchronous=NORMAL"]
+        relax = ["PRAGMA synchronous=NORMAL"]  # in WAL: no fsync at commit, at checkpoints only
         restore = [f"PRAGMA synchronous={int(synchronous or 2)}"]
         if bulk is not None:
             pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
@@ -270,9 +270,19 @@ def relaxed_durability(conn: Connection, bulk: BulkWriting | None = None) -> Ite
     elif conn.dialect.name == "postgresql":
         relax, restore = ["SET synchronous_commit = off"], ["RESET synchronous_commit"]
     else:
+        relax = restore = []
+    with session_settings(conn, relax, restore):
         yield
-        return
-    for statement in relax:  # WAL with NORMAL: no fsync at commit, only at checkpoints
+
+
+@contextmanager
+def session_settings(
+    conn: Connection, relax: Sequence[str], restore: Sequence[str]
+) -> Iterator[None]:
+    """Run the `relax` statements on this connection, then the `restore` ones when done
+    (after rolling back what the body left open): a pooled connection goes on to others with
+    its own settings."""
+    for statement in relax:
         conn.exec_driver_sql(statement)
     conn.commit()
     try:

@@ -23,6 +23,7 @@ from mediation.projections.processor import (
     collector_paused,
     lock_key,
     relaxed_durability,
+    session_settings,
 )
 from mediation.projections.view import View
 
@@ -262,15 +263,9 @@ def _freeing_fast(conn: Connection) -> Iterator[None]:
         yield
         return
     before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
-    conn.exec_driver_sql("PRAGMA secure_delete=FAST")
-    conn.commit()
-    try:
+    restore = [f"PRAGMA secure_delete={int(before or 0)}"]
+    with session_settings(conn, ["PRAGMA secure_delete=FAST"], restore):
         yield
-    finally:
-        if conn.in_transaction():
-            conn.rollback()
-        conn.exec_driver_sql(f"PRAGMA secure_delete={int(before or 0)}")
-        conn.commit()
 
 
 def _wait_for_batch(conn: Connection, name: str, generation: int) -> None:
