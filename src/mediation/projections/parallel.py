@@ -4,9 +4,11 @@ One process rebuilding every view reads the log once but uses one core: applying
 Python work under one interpreter lock. So the cases are split by id (`log.Part`), and each
 process applies its part to every view being rebuilt, reading and decoding only that part's
 events (`rebuild.load_part`); what links cases across parts (the statistics' re-disputes) is
-decided once all parts are in (`View.join_parts`). The database takes the writes one at a
-time, and since a rebuild keeps the rows it works on in memory (see `held`), the processes
-seldom wait for each other. A view that cannot be split by case (`View.partitionable`; none
+decided once all parts are in (`View.join_parts`). SQLite takes the writes one at a time,
+but since a rebuild keeps the rows it works on in memory (see `held`), the processes seldom
+wait for each other: the loading scales about 1.9 times over two processes. The indexes only
+queries need are built after, by the parent, one view after another (all three views at
+1,000,000 events on SQLite, two processes: 68 s loading, 9.5 s indexes). A view that cannot be split by case (`View.partitionable`; none
 of the built-in ones) is rebuilt instead in a group of views, one process per group, each
 reading the whole log.
 """
