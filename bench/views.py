@@ -159,10 +159,7 @@ class ViewsRun:
         between them, as `mediation projections rebuild --jobs` does)."""
         head, began = self.world.head(), time.perf_counter()
         names = views or list(VIEW_NAMES)
-        if jobs > 1:
-            rebuild_in_processes(self.world.projections, self.factory, names, jobs)
-        else:
-            self.world.projections.rebuild(names)
+        rebuild_in_processes(self.world.projections, self.factory, names, jobs)  # 1: one pass
         label = views[0] if views else "all three"
         if jobs > 1:
             label += f", {jobs} processes"
