@@ -26,7 +26,7 @@ from mediation.application import CaseApplication
 from mediation.bootstrap import settle_heap, setup_lock
 from mediation.domain import VOCABULARY
 from mediation.projections import Projections, build_projections
-from mediation.projections.parallel import rebuild_in_processes
+from mediation.projections.parallel import prepare_workers, rebuild_in_processes
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
 
@@ -106,6 +106,7 @@ class ViewsRun:
         self.backend = backend
         self.world = world
         self.factory = partial(bench_projections, url)  # for the workers of a parallel rebuild
+        prepare_workers(self.factory)  # as the rebuild command does when it starts
         self.harness = harness
         self.grower = Grower(world, harness)
         self.outcome = ViewsOutcome()

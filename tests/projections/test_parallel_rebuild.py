@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from mediation.projections.parallel import RebuildFailedError, groups, rebuild_i
 from mediation.projections.processor import GenerationGoneError
 from mediation.projections.rebuild import Noted
 from mediation.projections.stats import StatsView
+from mediation.settings import Settings
 from tests.projections.projection_support import Desk, check_views_equal_fold, registration
 from tests.projections.test_projection_rebuild import populate, table_names
 
@@ -227,10 +231,73 @@ def test_a_worker_that_fails_to_load_its_part_is_reported_and_the_views_stay(
     with pytest.raises(RebuildFailedError) as failure:
         rebuild_in_processes(projections, no_store, ["queue", "audit"], 2)
 
-    assert "part 1 of 2, part 2 of 2" in str(failure.value)
+    # The first part is this process's own; the second a worker's, which failed.
+    assert "the rebuild of part 2 of 2 failed" in str(failure.value)
     assert "queue, audit: RuntimeError: the store is unreachable" in str(failure.value)
     assert all(status.generation == 1 for status in projections.status())
     assert all(status.rebuilding is None for status in projections.status())
+    assert not table_names(services) & {"queue_cases_g2", "audit_events_g2"}
+
+
+def test_a_failed_worker_stops_this_process_loading_its_own_part(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk, parts=2)
+    for _ in range(20):
+        desk.register(registration())  # enough events for the first part to take a while
+    projections = services.projections
+    monkey = projections.view("queue")
+    mine = [
+        r.position
+        for r in projections.log.read(0, 10_000).events
+        if Part(0, 2).holds(r.event.originator_id)
+    ]
+    folded: list[int] = []
+
+    def slowly(position: int) -> None:
+        folded.append(position)
+        time.sleep(0.05)  # the worker fails meanwhile, at its start
+
+    monkey.fault = slowly
+    projections.rebuild_batch_size = 1  # a batch per event: the failure is seen at the next
+    try:
+        with pytest.raises(RebuildFailedError, match="part 2 of 2 failed"):
+            rebuild_in_processes(projections, no_store, ["queue"], 2)
+    finally:
+        monkey.fault = None
+
+    assert folded
+    assert len(folded) < len(mine)  # stopped before the end of its part
+    assert all(status.generation == 1 for status in projections.status())
+
+
+def test_workers_are_not_forks_of_the_rebuilding_process(
+    services: Services, desk: Desk, tmp_path: Path
+) -> None:
+    """The rebuilding process holds the store's and the views' connections (a SQLite
+    connection must not cross a fork): its workers come from a fork server instead."""
+    populate_both_parts(desk, parts=3)
+    projections = services.projections
+    projections.catch_up()
+    live = active_rows(projections, ["queue", "stats"])
+    parents = tmp_path / "parents"
+    factory = partial(projections_noting_parent, str(parents), services.settings)
+
+    rebuild_in_processes(projections, factory, ["queue", "stats"], 3)
+
+    seen = [int(line) for line in parents.read_text().split()]
+    assert len(seen) == 2  # one line per worker; the first part is this process's own
+    assert os.getpid() not in seen
+    assert active_rows(projections, ["queue", "stats"]) == live
+
+
+@contextmanager
+def projections_noting_parent(path: str, settings: Settings) -> Iterator[Projections]:
+    """A worker's factory that notes the worker's parent process, then opens the store."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(f"{os.getppid()}\n")
+    with configured_projections(settings) as projections:
+        yield projections
 
 
 @pytest.mark.usefixtures("stats_unsplittable")
@@ -301,6 +368,7 @@ def test_the_rebuild_command_splits_the_views_by_case_among_its_jobs(
 def spy_loader(
     started: list[str],
     load: Any,
+    projections: Projections,
     factory: Any,
     jobs: int,
     progress: Any,
@@ -308,7 +376,7 @@ def spy_loader(
     end: int,
 ) -> list[Noted]:
     started.append(f"{', '.join(generations)} in {jobs} parts")
-    noted: list[Noted] = load(factory, jobs, progress, generations, end)
+    noted: list[Noted] = load(projections, factory, jobs, progress, generations, end)
     return noted
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mediation.domain.errors import MediationError
-from mediation.projections.parallel import rebuild_in_processes
+from mediation.projections.parallel import prepare_workers, rebuild_in_processes
 from mediation.projections.service import Projections
 from mediation.projections.standard import VIEW_NAMES
 from mediation.settings import Settings
@@ -74,6 +74,9 @@ def rebuild(
     from mediation.settings_cli import settings_or_exit
 
     settings = settings_or_exit()
+    factory = partial(configured_projections, settings)
+    if jobs > 1:
+        prepare_workers(factory)  # their fork server starts while this process opens the store
     with _projections(settings) as projections:
         unknown = [name for name in names or () if name not in projections.views]
         if unknown:
@@ -81,7 +84,6 @@ def rebuild(
             typer.echo(f"error: no view {unknown[0]!r}; views: {known}", err=True)
             raise typer.Exit(2)
         names = list(dict.fromkeys(names)) if names else list(projections.views)
-        factory = partial(configured_projections, settings)
         head = max(projections.log.head(), 1)
         with typer.progressbar(length=head, label=f"rebuilding {', '.join(names)}") as bar:
             done = 0
