@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import uuid
@@ -289,6 +290,24 @@ def test_workers_are_not_forks_of_the_rebuilding_process(
     assert len(seen) == 2  # one line per worker; the first part is this process's own
     assert os.getpid() not in seen
     assert active_rows(projections, ["queue", "stats"]) == live
+
+
+def test_without_a_fork_server_the_workers_are_spawned_afresh(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where there is no fork server (not on Unix), workers are fresh interpreters."""
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    populate_both_parts(desk)
+    projections = services.projections
+    projections.catch_up()
+    live = active_rows(projections, ["queue", "audit"])
+    factory = partial(configured_projections, services.settings)
+
+    assert parallel._context().get_start_method() == "spawn"
+    parallel.prepare_workers(factory)  # nothing to start
+    rebuild_in_processes(projections, factory, ["queue", "audit"], 2)
+
+    assert active_rows(projections, ["queue", "audit"]) == live
 
 
 @contextmanager

@@ -74,7 +74,9 @@ def prepare_workers(factory: Factory) -> None:
     connection must not cross a fork); the fork server is a fresh interpreter that opens no
     database, so its children start in milliseconds and start clean. The rebuild command
     calls this first, so that the server imports while the command opens the store; calling
-    it again, or where there is no fork server (not on Unix), does nothing.
+    it again, or where there is no fork server (not on Unix), does nothing. The server lasts
+    as long as this process, and its children inherit its environment as it was when it
+    started: what a worker needs (the settings) comes in `factory`, not from the environment.
     """
     context = _context()
     if context.get_start_method() != "forkserver":
