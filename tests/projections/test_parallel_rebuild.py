@@ -240,6 +240,27 @@ def test_a_worker_that_fails_to_load_its_part_is_reported_and_the_views_stay(
     assert not table_names(services) & {"queue_cases_g2", "audit_events_g2"}
 
 
+@contextmanager
+def vanishing() -> Iterator[Projections]:
+    """A worker's factory that ends its process at once, as if it had finished, sending
+    nothing."""
+    os._exit(0)
+    yield  # pragma: no cover - never reached
+
+
+def test_a_worker_that_ends_without_its_notes_fails_the_rebuild(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+
+    with pytest.raises(RebuildFailedError, match="1 of 2 parts sent no notes"):
+        rebuild_in_processes(projections, vanishing, ["queue", "stats"], 2)
+
+    assert all(status.generation == 1 for status in projections.status())
+    assert all(status.rebuilding is None for status in projections.status())
+
+
 def test_a_failed_worker_stops_this_process_loading_its_own_part(
     services: Services, desk: Desk
 ) -> None:

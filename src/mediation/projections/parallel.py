@@ -174,6 +174,9 @@ def _load_in_processes(
                 noted.append(results.get(timeout=POLL_SECONDS))
             except queue.Empty:
                 _raise_failures(workers, errors)
+                if not any(worker.is_alive() for worker in workers):
+                    missing = jobs - len(noted)
+                    raise RebuildFailedError(f"{missing} of {jobs} parts sent no notes") from None
             if progress is not None:
                 progress(min(reached), end)
         for worker in workers:
