@@ -84,6 +84,22 @@ def test_a_moment_without_a_time_zone_is_refused(dialect: Dialect) -> None:
         bound(UTCDateTime(), dialect, datetime(2026, 3, 2, 9, 0))
 
 
+@given(moment=moments, other_zone=zones)
+def test_a_moment_bound_again_in_another_zone_is_the_same_utc_text(
+    moment: datetime, other_zone: timezone
+) -> None:
+    """Moments' texts are remembered (see `bulk.sqlite_moment`): the same instant in another
+    zone is the same text, each as SQLAlchemy writes it, and the same wall time without a
+    zone is still refused."""
+    dialect = DIALECTS[0]
+    first = bound(UTCDateTime(), dialect, moment)
+    again = bound(UTCDateTime(), dialect, moment.astimezone(other_zone))
+
+    assert first == again == sqlalchemy_bind(UTCDateTime(), dialect, moment)
+    with pytest.raises(ValueError, match="time zone"):
+        bound(UTCDateTime(), dialect, moment.replace(tzinfo=None))
+
+
 SAMPLES: dict[str, Any] = {
     "UTCDateTime": datetime(2026, 3, 2, 9, 0, 0, 7, tzinfo=timezone(timedelta(hours=8))),
     "Uuid": uuid.uuid4(),
