@@ -331,6 +331,22 @@ def test_without_a_fork_server_the_workers_are_spawned_afresh(
     assert active_rows(projections, ["queue", "audit"]) == live
 
 
+def test_a_rebuild_in_one_process_starts_no_fork_server(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_factory: Any) -> None:
+        raise AssertionError("a fork server was started for a rebuild in one process")
+
+    monkeypatch.setattr(parallel, "prepare_workers", refuse)
+    populate_both_parts(desk)
+    projections = services.projections
+    factory = partial(configured_projections, services.settings)
+
+    generations = rebuild_in_processes(projections, factory, ["queue", "stats"], 1)
+
+    assert generations == {"queue": 2, "stats": 2}
+
+
 @contextmanager
 def projections_noting_parent(path: str, settings: Settings) -> Iterator[Projections]:
     """A worker's factory that notes the worker's parent process, then opens the store."""

@@ -108,13 +108,13 @@ def rebuild_in_processes(
     `projections` then applies what came meanwhile and switches. Otherwise each worker
     rebuilds a group of the views (see `groups`), reading the whole log for its group.
     """
-    prepare_workers(factory)
     if jobs > 1 and all(projections.view(name).partitionable for name in names):
         load = partial(_load_in_processes, projections, factory, jobs, progress)
         return projections.rebuild(names, progress, load)
     parts = groups(names, jobs)
     if len(parts) == 1:
         return projections.rebuild(parts[0], progress)
+    prepare_workers(factory)
     context = _context()
     errors: Any = context.Queue()
     workers = [
@@ -146,6 +146,7 @@ def _load_in_processes(
 
     This process starts on its part at once, while the workers come up (see
     `prepare_workers`). A worker that fails stops this process's part at its next batch."""
+    prepare_workers(factory)
     context = _context()
     errors: Any = context.Queue()
     results: Any = context.Queue()
