@@ -65,9 +65,10 @@ def groups(names: Sequence[str], jobs: int) -> list[list[str]]:
     return [sorted(members, key=order.__getitem__) for _cost, members in loads if members]
 
 
-def prepare_workers(factory: Factory) -> None:
+def prepare_workers(factory: Factory) -> Any:
     """Start, in the background, the process that the workers of `rebuild_in_processes` are
-    forked from (a fork server), importing the service's modules and `factory`'s meanwhile.
+    forked from (a fork server), importing the service's modules and `factory`'s meanwhile;
+    the multiprocessing context to make the workers in.
 
     A worker started afresh (spawn) first spends 0.6-0.7 s of one core importing the service,
     and forking the process that holds the views' connections is unsafe (SQLite: a
@@ -79,11 +80,11 @@ def prepare_workers(factory: Factory) -> None:
     started: what a worker needs (the settings) comes in `factory`, not from the environment.
     """
     context = _context()
-    if context.get_start_method() != "forkserver":
-        return
-    module = getattr(factory, "func", factory).__module__
-    context.set_forkserver_preload([*PRELOAD, module])  # heeded only when the server starts
-    multiprocessing.forkserver.ensure_running()
+    if context.get_start_method() == "forkserver":
+        module = getattr(factory, "func", factory).__module__
+        context.set_forkserver_preload([*PRELOAD, module])  # heeded only when it starts
+        multiprocessing.forkserver.ensure_running()
+    return context
 
 
 def _context() -> Any:
@@ -114,8 +115,7 @@ def rebuild_in_processes(
     parts = groups(names, jobs)
     if len(parts) == 1:
         return projections.rebuild(parts[0], progress)
-    prepare_workers(factory)
-    context = _context()
+    context = prepare_workers(factory)
     errors: Any = context.Queue()
     workers = [
         context.Process(target=_rebuild_group, args=(factory, part, errors), name=",".join(part))
@@ -146,8 +146,7 @@ def _load_in_processes(
 
     This process starts on its part at once, while the workers come up (see
     `prepare_workers`). A worker that fails stops this process's part at its next batch."""
-    prepare_workers(factory)
-    context = _context()
+    context = prepare_workers(factory)
     errors: Any = context.Queue()
     results: Any = context.Queue()
     reached: Any = context.Array("q", jobs, lock=False)  # each part's position so far
@@ -160,12 +159,14 @@ def _load_in_processes(
         for index in range(1, jobs)
     ]
 
-    def note(position: int) -> None:
-        reached[0] = position
-        if any(worker.exitcode for worker in workers):  # failed: this part is in vain
-            _raise_failures(workers, errors)
+    def report() -> None:
         if progress is not None:
             progress(min(reached), end)
+
+    def note(position: int) -> None:
+        reached[0] = position
+        _raise_failures(workers, errors)  # a worker failed: this part is in vain
+        report()
 
     _start(workers)
     try:
@@ -178,8 +179,7 @@ def _load_in_processes(
                 if not any(worker.is_alive() for worker in workers):
                     missing = jobs - len(noted)
                     raise RebuildFailedError(f"{missing} of {jobs} parts sent no notes") from None
-            if progress is not None:
-                progress(min(reached), end)
+            report()
         for worker in workers:
             worker.join()
     finally:
