@@ -15,6 +15,8 @@ from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.projections import Projections, RebuildRunningError, tracking
 from mediation.projections.log import Part
+from mediation.projections.rebuild import SORT_THREADS
+from mediation.projections.service import REBUILD_WRITING
 from mediation.projections.stats import StatsView
 from tests.projections.projection_support import (
     Desk,
@@ -161,7 +163,7 @@ def test_rebuilding_every_view_reads_the_log_once_for_all(
 def connection_settings(conn: Connection) -> tuple[Any, ...]:
     """What a rebuild's batches change on their connection for speed (and must put back)."""
     if conn.dialect.name == "sqlite":
-        names = ("synchronous", "wal_autocheckpoint", "cache_size", "secure_delete")
+        names = ("synchronous", "wal_autocheckpoint", "cache_size", "secure_delete", "threads")
         return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names)
     return (conn.exec_driver_sql("SHOW synchronous_commit").scalar(),)
 
@@ -205,6 +207,35 @@ def test_on_sqlite_the_old_generation_is_dropped_without_zeroing_each_page(
     else:  # nothing to set on PostgreSQL
         assert [s.split(" (")[0] for s in statements] == ["DROP TABLE queue_cases_g1"]
     assert "queue_cases_g1" not in table_names(services)
+
+
+def test_on_sqlite_the_deferred_indexes_are_sorted_in_helper_threads_within_the_own_cache(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    sqlite = services.engine.dialect.name == "sqlite"
+    seen: list[tuple[Any, ...]] = []  # SQLite: (threads, cache_size) as each index was created
+
+    def note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("CREATE INDEX ix_queue_cases_g2"):
+            names = ("threads", "cache_size") if sqlite else ()
+            seen.append(tuple(conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names))
+
+    with services.engine.connect() as conn:
+        own_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+    event.listen(services.engine, "before_cursor_execute", note)
+    try:
+        projections.rebuild(["queue"])
+    finally:
+        event.remove(services.engine, "before_cursor_execute", note)
+
+    indexes = inspect(services.engine).get_indexes("queue_cases_g2")
+    assert len(seen) == len(indexes) > 0  # each deferred index built once, after the rows
+    if sqlite:
+        assert seen == [(SORT_THREADS, own_cache)] * len(seen)
+        assert own_cache != -REBUILD_WRITING.cache_kib  # not the batches' larger cache
+    else:  # nothing to set on PostgreSQL
+        assert seen == [()] * len(seen)
 
 
 def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(

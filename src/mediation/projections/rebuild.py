@@ -30,6 +30,8 @@ from mediation.projections.view import View
 log = logging.getLogger("mediation.projections")
 # A building generation nobody advanced for this long was left by a rebuild that died.
 ABANDONED_AFTER = timedelta(minutes=2)
+# Helper threads SQLite may sort a new index's keys in (see `_sorting_in_threads`).
+SORT_THREADS = 4
 
 # What a part's views noted for `View.join_parts` (see `load_part`), by view name.
 Noted = dict[str, Any]
@@ -212,13 +214,26 @@ def _finish(
     bulk: BulkWriting | None,
 ) -> None:
     """Write what the views deferred, add the deferred indexes; on PostgreSQL, also the
-    statistics its planner needs (freshly filled tables have none until autovacuum comes by)."""
+    statistics its planner needs (freshly filled tables have none until autovacuum comes by).
+
+    The indexes are built with the connection's own page cache, not the rebuild's larger one
+    (`bulk`): SQLite's sorter works within the cache, and sorting in large runs took about
+    twice as long (all three views at 1,000,000 events: 14.4 s with 64 MB, 7.4 s with the
+    default 2 MB, 4.9-5.2 s with that and helper threads, see `_sorting_in_threads`).
+    """
     for view in views:
+        generation = generations[view.name]
         with engine.connect() as conn, relaxed_durability(conn, bulk), conn.begin():
-            view.write_deferred(conn, generations[view.name])
-            view.create_deferred_indexes(conn, generations[view.name])
+            view.write_deferred(conn, generation)
+        with (
+            engine.connect() as conn,
+            relaxed_durability(conn),
+            _sorting_in_threads(conn),
+            conn.begin(),
+        ):
+            view.create_deferred_indexes(conn, generation)
             if engine.dialect.name == "postgresql":
-                view.analyze(conn, generations[view.name])
+                view.analyze(conn, generation)
 
 
 def _drop_others(engine: Engine, view: View[Any], keep: int) -> None:
@@ -265,6 +280,26 @@ def _freeing_fast(conn: Connection) -> Iterator[None]:
     before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
     restore = [f"PRAGMA secure_delete={int(before or 0)}"]
     with session_settings(conn, ["PRAGMA secure_delete=FAST"], restore):
+        yield
+
+
+@contextmanager
+def _sorting_in_threads(conn: Connection) -> Iterator[None]:
+    """On SQLite, let an index build sort with up to SORT_THREADS helper threads.
+
+    SQLite sorts the keys of a new index in one thread by default, and the rebuild builds the
+    indexes only queries need at its end, one after another, while the workers that loaded
+    the parts are done and their cores idle. With helper threads the sorter sorts and merges
+    its runs in parallel: all three views' indexes at 1,000,000 events, built again on the
+    same tables on 2 cores, took 7.4 s without, 4.9-6.0 s with 2, 4 or 8 threads (4 was
+    never the slowest). The connection's own setting is put back.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA threads").scalar()
+    restore = [f"PRAGMA threads={int(before or 0)}"]
+    with session_settings(conn, [f"PRAGMA threads={SORT_THREADS}"], restore):
         yield
 
 
