@@ -12,7 +12,7 @@ SQLite takes the writes one at a time, but since a rebuild keeps the rows it wor
 memory (see `held`), the processes seldom wait for each other: the loading scales about 1.9
 times over two processes. The indexes only queries need are built after, by the rebuilding
 process, one view after another (all three views at 1,000,000 events on SQLite, two
-processes: about 60 s loading, 9 s indexes). A view that cannot be split by case
+processes: about 60 s loading, 6 s indexes). A view that cannot be split by case
 (`View.partitionable`; none of the built-in ones) is rebuilt instead in a group of views, one
 worker per group, each reading the whole log.
 """
