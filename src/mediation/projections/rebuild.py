@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -264,27 +264,19 @@ def _drop(engine: Engine, view: View[Any], generation: int) -> None:
         view.drop(conn, generation)
 
 
-@contextmanager
-def _freeing_fast(conn: Connection) -> Iterator[None]:
+def _freeing_fast(conn: Connection) -> AbstractContextManager[None]:
     """On SQLite, free the pages of dropped tables without overwriting each with zeros.
 
     SQLite as Debian builds it overwrites deleted content by default (`secure_delete`), so
     dropping an old generation wrote every page of its tables again: 4.6 s for the audit
     view of 1,000,000 events. `FAST` zeroes deleted content only where that costs no extra
     writes (0.3 s). The tables hold nothing but what the views derived from the log, which
-    keeps all of it. The connection's own setting is put back: the pool hands it on.
+    keeps all of it.
     """
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
-    restore = [f"PRAGMA secure_delete={int(before or 0)}"]
-    with session_settings(conn, ["PRAGMA secure_delete=FAST"], restore):
-        yield
+    return _sqlite_setting(conn, "secure_delete", "FAST")
 
 
-@contextmanager
-def _sorting_in_threads(conn: Connection) -> Iterator[None]:
+def _sorting_in_threads(conn: Connection) -> AbstractContextManager[None]:
     """On SQLite, let an index build sort with up to SORT_THREADS helper threads.
 
     SQLite sorts the keys of a new index in one thread by default, and the rebuild builds the
@@ -292,14 +284,21 @@ def _sorting_in_threads(conn: Connection) -> Iterator[None]:
     the parts are done and their cores idle. With helper threads the sorter sorts and merges
     its runs in parallel: all three views' indexes at 1,000,000 events, built again on the
     same tables on 2 cores, took 7.4 s without, 4.9-6.0 s with 2, 4 or 8 threads (4 was
-    never the slowest). The connection's own setting is put back.
+    never the slowest).
     """
+    return _sqlite_setting(conn, "threads", SORT_THREADS)
+
+
+@contextmanager
+def _sqlite_setting(conn: Connection, name: str, value: str | int) -> Iterator[None]:
+    """On SQLite, `PRAGMA name=value` on this connection for the body, then its own value
+    back (the pool hands it on); nothing on other databases."""
     if conn.dialect.name != "sqlite":
         yield
         return
-    before = conn.exec_driver_sql("PRAGMA threads").scalar()
-    restore = [f"PRAGMA threads={int(before or 0)}"]
-    with session_settings(conn, [f"PRAGMA threads={SORT_THREADS}"], restore):
+    before = conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+    restore = [f"PRAGMA {name}={int(before or 0)}"]
+    with session_settings(conn, [f"PRAGMA {name}={value}"], restore):
         yield
 
 
