@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from mediation.bootstrap import Services
 from mediation.projections import Projections
-from mediation.projections.cli import projections_app
+from mediation.projections import rebuild as rebuild_module
+from mediation.projections.cli import FINISHING, projections_app
 from mediation.store import Database
 from tests.projections.projection_support import Desk
 
@@ -61,6 +63,26 @@ def test_rebuild_one_view_shows_progress_and_reports_its_new_generation(
     }
 
 
+def test_rebuild_says_it_is_finishing_once_every_event_is_read_before_the_indexes(
+    services: Services, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk.mediate(desk.register())
+    finish = rebuild_module._finish
+
+    def finish_and_say(*args: Any) -> None:
+        print("<indexes built>")
+        finish(*args)
+
+    monkeypatch.setattr(rebuild_module, "_finish", finish_and_say)
+
+    result = CliRunner().invoke(projections_app, ["rebuild", "audit"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()  # no terminal: each label once, as a line
+    assert lines[:3] == ["rebuilding audit", FINISHING, "<indexes built>"]
+    assert lines[-1] == "rebuilt audit: generation 2"
+
+
 def test_an_unknown_view_is_a_usage_error(services: Services) -> None:
     result = CliRunner().invoke(projections_app, ["rebuild", "nonsense"])
 
@@ -68,7 +90,8 @@ def test_an_unknown_view_is_a_usage_error(services: Services) -> None:
 
 
 WORKER = """
-from mediation.projections.cli import projections_app
+from mediation.projections import rebuild as rebuild_module
+from mediation.projections.cli import FINISHING, projections_app
 projections_app(["run", "--poll-interval", "0.05"])
 """
 

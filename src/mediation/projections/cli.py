@@ -18,6 +18,10 @@ from mediation.projections.service import Projections
 from mediation.projections.standard import VIEW_NAMES
 from mediation.settings import Settings
 
+# Once every event is read, the rows still held, the indexes only queries need and the switch
+# follow: about 9 s at 1,000,000 events on SQLite, and more as the log grows.
+FINISHING = "every event read; writing the last rows, building indexes, switching"
+
 projections_app = typer.Typer(
     help="The views built from the event log (queue, audit trail, statistics...).",
     no_args_is_help=True,
@@ -94,6 +98,9 @@ def rebuild(
                 if step > 0:
                     bar.update(step)
                     done += step
+                    if done == head:  # the bar stands full while the rebuild finishes
+                        bar.label = FINISHING
+                        bar.render_progress()  # without a terminal: the label as a line
 
             generations = rebuild_in_processes(projections, factory, names, jobs, advance)
             bar.update(head - done)
