@@ -219,7 +219,7 @@ def _finish(
     The indexes are built with the connection's own page cache, not the rebuild's larger one
     (`bulk`): SQLite's sorter works within the cache, and sorting in large runs took about
     twice as long (all three views at 1,000,000 events: 14.4 s with 64 MB, 7.4 s with the
-    default 2 MB, 4.9-5.2 s with that and helper threads, see `_sorting_in_threads`).
+    default 2 MB, 4.9-6.0 s with that and helper threads, see `_sorting_in_threads`).
     """
     for view in views:
         generation = generations[view.name]
