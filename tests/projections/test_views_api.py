@@ -247,3 +247,122 @@ def test_a_queue_cursor_at_the_calendars_first_midnight_east_of_utc_starts_at_th
     after = get(client, world, "sup", QUEUE, limit=200, cursor=first)
     assert after.status_code == 200, after.text
     assert after.json()["items"] == top.json()["items"]
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "where"),
+    [
+        (QUEUE, {"risk": "bogus"}, "risk"),
+        (QUEUE, {"phase": "bogus"}, "phase"),
+        (QUEUE, {"status": "bogus"}, "status"),
+        (QUEUE, {"center": ""}, "center"),
+        (AUDIT, {"type": "Bogus"}, "type"),
+        (AUDIT, {"since": "2026-03-05T00:00:00Z", "until": "2026-03-01T00:00:00Z"}, "until"),
+        (STATS, {"from": "2999-01-01"}, "from"),  # after today, the default of `to`
+    ],
+)
+def test_a_value_no_view_holds_is_refused_naming_its_parameter(
+    client: TestClient, world: World, url: str, params: dict[str, str], where: str
+) -> None:
+    response = get(client, world, "sup", url, **params)
+
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["query", where]]
+
+
+@pytest.mark.parametrize("url", [QUEUE, AUDIT, STATS])
+def test_a_parameter_given_twice_is_refused_rather_than_one_of_them_taken(
+    client: TestClient, world: World, url: str
+) -> None:
+    headers = {"Authorization": f"Bearer {world.tokens['sup']}"}
+    response = client.get(f"{url}?center=cg-a&center=dz", headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "center"]
+    assert "more than once" in response.json()["detail"][0]["msg"]
+
+
+def test_after_beyond_the_logs_head_is_refused_at_once_not_waited_for(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_views, "AFTER_WAIT_SECONDS", 30.0)  # a wait would time the test out
+    head = world.projections.log.head()
+
+    response = get(client, world, "sup", QUEUE, after=head + 1000)
+
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", "after"]
+    assert f"({head})" in detail["msg"]
+
+
+def test_a_bad_parameter_is_refused_before_waiting_for_the_view(
+    client: TestClient, world: World, cases: dict[str, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_views, "AFTER_WAIT_SECONDS", 0.2)
+    position = world.desk.act(cases["escalated"], c.AddNote("the views do not follow now"))
+    try:
+        refused = get(client, world, "sup", AUDIT, after=position, cursor="not-a-cursor")
+        behind = get(client, world, "sup", AUDIT, after=position)
+    finally:
+        world.projections.catch_up()
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert behind.status_code == 503  # the same request with a good cursor waits, and is told
+
+
+def test_an_admin_reads_the_audit_trail_as_a_supervisor_does(
+    client: TestClient, world: World
+) -> None:
+    _user, token = world.services.directory.add_user("ada", "admin", "cg")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    as_admin = client.get(AUDIT, headers=headers, params={"limit": 200})
+    as_supervisor = get(client, world, "sup", AUDIT, limit=200)
+
+    assert as_admin.status_code == 200, as_admin.text
+    assert as_admin.json()["items"] == as_supervisor.json()["items"]
+
+
+def test_statistics_without_a_period_list_each_center_once(
+    client: TestClient, world: World
+) -> None:
+    as_json = get(client, world, "sup", STATS, group_by="dispute_type").json()
+    as_csv = get(client, world, "sup", STATS, group_by="dispute_type", headers={"Accept": CSV})
+
+    assert as_json["rows"] == []
+    assert {(r["center"], r["dispute_type"]) for r in as_json["totals"]} == {
+        ("cg-a", "labour"),
+        ("cg-a", "neighbour"),
+    }
+    lines = [
+        (line["center"], line["dispute_type"]) for line in csv.DictReader(io.StringIO(as_csv.text))
+    ]
+    assert sorted(lines) == sorted(set(lines))
+    assert len(lines) == len(as_json["totals"])
+
+
+@pytest.mark.parametrize(
+    ("accept", "is_csv"),
+    [
+        ("text/csv", True),
+        ("text/csv, application/json", True),
+        ("application/json;q=0.5, text/csv", True),
+        ("text/csv;q=0, application/json", False),
+        ("text/csv;q=0.5, application/json", False),
+        ("*/*", False),
+        ("text/csv;q=0", False),
+        ("", False),
+    ],
+)
+def test_statistics_come_as_csv_only_when_the_client_prefers_it(
+    client: TestClient, world: World, accept: str, is_csv: bool
+) -> None:
+    response = get(client, world, "sup", STATS, headers={"Accept": accept})
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(CSV if is_csv else "application/json")
+
+
+CSV = "text/csv"

@@ -108,7 +108,7 @@ def test_time_travel_shows_an_earlier_version_and_hides_the_actions(clerk: TestC
 def test_a_version_beyond_the_case_is_refused_with_a_message(clerk: TestClient) -> None:
     case_id = register(clerk)
     response = clerk.get(f"/cases/{case_id}?as_of_version=9")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "must be between 1 and 1" in response.text
 
 

@@ -77,10 +77,12 @@ def test_the_audit_trail_is_for_supervisors_and_filters_by_who_and_what(
         everything = sup.get("/audit").text
         accepted = sup.get("/audit?event=Accepted&who=clerk").text
         bad = sup.get("/audit?case=not-a-case")
-        other_center = sup.get("/audit?center=cg").text
+        below = sup.get("/audit?center=cg").text  # the case is at cg-a, below cg
+        nothing = sup.get("/audit?event=Closed").text
         outside = sup.get("/audit?center=dz")
     assert len(rows(everything)) == 2
-    assert "Nothing matches." in other_center
+    assert len(rows(below)) == 2  # a center and those below it, as the API's `center=`
+    assert "Nothing matches." in nothing
     assert outside.status_code == 422
     (row,) = rows(accepted)
     assert "Registered → Awaiting routing" in row
@@ -133,3 +135,27 @@ def test_audit_days_at_the_calendars_ends_bound_nothing_away(
         pages = [sup.get(f"/audit?{bound}") for bound in ("since=0001-01-01", "until=9999-12-31")]
     assert [page.status_code for page in pages] == [200, 200]
     assert [len(rows(page.text)) for page in pages] == [2, 2]
+
+
+def test_a_filter_value_no_form_offers_is_refused_not_ignored(clerk: TestClient) -> None:
+    register(clerk)
+    for url in (
+        "/queue?risk=bogus",
+        "/queue?status=bogus",
+        "/queue?cursor=zzz",
+        "/stats?period=year",
+    ):
+        response = clerk.get(url)
+        assert response.status_code == 422, url
+    assert clerk.get("/queue?risk=low").status_code == 200
+
+
+def test_a_supervisor_choosing_a_center_sees_the_centers_below_it_too(
+    web_app: object, clerk: TestClient
+) -> None:
+    for summary in ("一", "二"):
+        register(clerk, summary=summary)  # at cg-a, below cg
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        chosen = sup.get("/stats?period=month&center=cg").text
+    assert '<span class="kpi-value">2</span>' in chosen

@@ -77,9 +77,14 @@ def status_of(error: MediationError) -> int:
     return next((status for kind, status in STATUS if isinstance(error, kind)), 400)
 
 
-def location(field: str) -> list[str | int]:
+class InvalidQueryError(InvalidFieldError):
+    """An invalid query parameter: its name is where the error says it is, even a name that
+    a body field has too (`center`, `risk`, `status`)."""
+
+
+def location(field: str, query: bool = False) -> list[str | int]:
     """Where a field is, as FastAPI's own errors say it: ["body", "parties", 0, "phone"]."""
-    if field in QUERY_FIELDS:
+    if query or field in QUERY_FIELDS:
         return ["query", field]
     if field in HEADER_FIELDS:
         return ["header", field.lower()]
@@ -91,7 +96,8 @@ def location(field: str) -> list[str | int]:
 
 def body_of(error: MediationError) -> dict[str, object]:
     if isinstance(error, InvalidFieldError):
-        detail = [{"loc": location(error.field), "msg": error.reason, "type": "value_error"}]
+        where = location(error.field, isinstance(error, InvalidQueryError))
+        detail = [{"loc": where, "msg": error.reason, "type": "value_error"}]
         return {"detail": detail}
     body: dict[str, object] = {"detail": str(error)}
     if isinstance(error, ActionNotAllowedError):

@@ -1,11 +1,15 @@
 """The views: the clerks' queue, the supervisors' audit trail and the statistics.
 
 Each reads a projection of the event log. `after=<position>` (the `position` an action
-returned) waits briefly for the view to include that action, else answers 503.
+returned) waits briefly for the view to include that action, else answers 503. A request is
+checked whole before it waits: a parameter no answer could satisfy (an unknown status, a
+position beyond the log's head, a parameter given twice) is refused at once with 422.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -14,11 +18,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from mediation.api.deps import CurrentActor, ServicesDep
-from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody
+from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody, InvalidQueryError
 from mediation.application.service import WIDE_ROLES
 from mediation.bootstrap import Services
-from mediation.domain.errors import PermissionDeniedError
-from mediation.domain.values import Actor, Role
+from mediation.domain.errors import InvalidFieldError, PermissionDeniedError
+from mediation.domain.values import Actor
 from mediation.projections import (
     AuditEntry,
     AuditQuery,
@@ -33,6 +37,7 @@ from mediation.projections import (
     stats_csv,
 )
 from mediation.projections.columns import LARGEST_POSITION
+from mediation.projections.phases import Statuses
 from mediation.projections.stats import StatsView
 
 AFTER_WAIT_SECONDS = 2.0
@@ -42,7 +47,23 @@ BEHIND: dict[int | str, Any] = {
     503: {"model": ErrorBody, "description": "The view has not reached `after` yet"}
 }
 
-router = APIRouter(prefix="/api/v1", tags=["views"], responses=UNAUTHENTICATED | FORBIDDEN | BEHIND)
+
+def single_values(request: Request) -> None:
+    """Each query parameter at most once: none of these endpoints takes a list, and taking the
+    last of two values (`center=a&center=b`) would answer a question the caller did not ask."""
+    seen: set[str] = set()
+    for name, _value in request.query_params.multi_items():
+        if name in seen:
+            raise InvalidQueryError(name, "is given more than once")
+        seen.add(name)
+
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["views"],
+    responses=UNAUTHENTICATED | FORBIDDEN | BEHIND,
+    dependencies=[Depends(single_values)],
+)
 
 
 async def get_projections(request: Request) -> Projections:
@@ -62,7 +83,8 @@ After = Annotated[
     ),
 ]
 Center = Annotated[
-    str | None, Query(max_length=32, description="Only this center (and those below it)")
+    str | None,
+    Query(min_length=1, max_length=32, description="Only this center (and those below it)"),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows per page")]
 Cursor = Annotated[
@@ -143,8 +165,20 @@ def _a_year_to(end: date) -> date:
     return end - timedelta(days=364) if end.toordinal() > 364 else date.min
 
 
+@contextmanager
+def query_checks() -> Iterator[None]:
+    """A field the body ends up refusing is a query parameter here (see InvalidQueryError)."""
+    try:
+        yield
+    except InvalidFieldError as error:
+        raise InvalidQueryError(error.field, error.reason) from None
+
+
 def caught_up(projections: Projections, view: str, after: int | None) -> int:
-    """The view's position, once it has reached `after` (503 if it does not in time)."""
+    """The view's position, once it has reached `after` (503 if it does not in time). A
+    position beyond the log's head is no action's: refused at once, not waited for."""
+    if after is not None and after > (head := projections.log.head()):
+        raise InvalidQueryError("after", f"is beyond the log's last position ({head})")
     if after is not None and not projections.wait_for(after, AFTER_WAIT_SECONDS, [view]):
         raise HTTPException(
             503,
@@ -166,7 +200,9 @@ def read_queue(
         str | None, Query(max_length=64, description="A mediator's username, or `mine`")
     ] = None,
     dispute_type: Annotated[str | None, Query(max_length=64)] = None,
-    risk: Annotated[str | None, Query(max_length=16)] = None,
+    risk: Annotated[
+        str | None, Query(max_length=16, description="low, medium, high or red")
+    ] = None,
     overdue: Annotated[bool | None, Query(description="Past the next deadline (or not)")] = None,
     escalated: Annotated[bool | None, Query(description="Escalated at least once (or not)")] = None,
     limit: Limit = 50,
@@ -186,6 +222,8 @@ def read_queue(
         limit=limit,
         cursor=cursor,
     )
+    with query_checks():
+        query.check(Statuses(services.workflows))
     position = caught_up(projections, "queue", after)
     page = queue(projections, query, services.clock.now())
     return QueuePage(items=page.items, next_cursor=page.next_cursor, position=position)
@@ -210,9 +248,9 @@ def read_audit(
     cursor: Cursor = None,
     after: After = None,
 ) -> AuditPage:
-    """Supervisors: what happened in the centers below theirs, by whom and when, in log order."""
-    if actor.role != Role.SUPERVISOR:
-        raise PermissionDeniedError("only supervisors may read the audit trail")
+    """Supervisors (and admins): what happened in the centers below theirs, by whom and when, in log order."""
+    if actor.role not in WIDE_ROLES:
+        raise PermissionDeniedError("only supervisors and admins may read the audit trail")
     query = AuditQuery(
         centers=scope(services, actor, center),
         actor=acted_by,
@@ -223,6 +261,8 @@ def read_audit(
         limit=limit,
         cursor=cursor,
     )
+    with query_checks():
+        query.check()
     position = caught_up(projections, "audit", after)
     page = audit(projections, query)
     return AuditPage(items=page.items, next_cursor=page.next_cursor, position=position)
@@ -256,6 +296,8 @@ def read_stats(
     view = projections.view("stats")
     zone = view.zone if isinstance(view, StatsView) else UTC  # days are the centers' days
     today = services.clock.now().astimezone(zone).date()
+    if end is None and start is not None and start > today:
+        raise InvalidQueryError("from", f"must not be after today ({today}), the default of to")
     end = end or today
     query = StatsQuery(
         centers=scope(services, actor, center),
@@ -263,10 +305,11 @@ def read_stats(
         end=end,
         group_by=tuple(part.strip() for part in group_by.split(",") if part.strip()),
     )
-    query.check()
+    with query_checks():
+        query.check()
     position = caught_up(projections, "stats", after)
     report = stats(projections, query, services.clock.now())
-    if CSV in request.headers.get("accept", ""):
+    if prefers_csv(request.headers.get("accept", "")):
         headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
         return Response(stats_csv(report), media_type=f"{CSV}; charset=utf-8", headers=headers)
     return Statistics(
@@ -277,3 +320,26 @@ def read_stats(
         totals=[Figures.of(row) for row in report.totals],
         position=position,
     )
+
+
+def prefers_csv(accept: str) -> bool:
+    """Whether an Accept header asks for CSV rather than JSON, by the quality of each
+    (`text/csv;q=0` refuses CSV; JSON, the default, counts as `application/json`,
+    `application/*` or `*/*`, whichever is named most precisely)."""
+    quality: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media.lower()] = q
+    csv = quality.get(CSV, 0.0)
+    json = next(
+        (quality[m] for m in ("application/json", "application/*", "*/*") if m in quality), 0.0
+    )
+    return csv > 0 and csv >= json

@@ -328,3 +328,15 @@ class Case(Aggregate):
                     "at": self.timestamp,
                 }
             )
+
+
+def event_types() -> list[str]:
+    """The names of the case's events, as the history and the audit trail report them."""
+    return [
+        name
+        for name, value in vars(Case).items()
+        if isinstance(value, type)
+        and issubclass(value, Case.Event)
+        and value is not Case.Event
+        and name != "Created"  # the library's generic creation event; cases begin Registered
+    ]

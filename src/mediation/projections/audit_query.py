@@ -9,12 +9,15 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, select
 
+from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
 from mediation.projections import cursor
 from mediation.projections.audit import AuditTables
 from mediation.projections.columns import LARGEST_POSITION, utc_bound
 from mediation.projections.queue_query import MAX_LIMIT
+
+EVENT_TYPES = tuple(event_types())
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,20 @@ class AuditQuery:
     until: datetime | None = None  # exclusive
     limit: int = 50
     cursor: str | None = None
+
+    def check(self) -> None:
+        """Refuse a query no page can answer, naming the parameter (InvalidFieldError)."""
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+        if self.event_type is not None and self.event_type not in EVENT_TYPES:
+            raise InvalidFieldError("type", f"must be one of {', '.join(EVENT_TYPES)}")
+        for field, moment in (("since", self.since), ("until", self.until)):
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidFieldError(field, "must carry a time zone offset, e.g. +08:00 or Z")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise InvalidFieldError("until", "must not be before since")
+        if self.cursor is not None:
+            _after(self.cursor)
 
 
 @dataclass(frozen=True)
@@ -52,8 +69,7 @@ class AuditPage:
 
 
 def read_audit(conn: Connection, tables: AuditTables, query: AuditQuery) -> AuditPage:
-    if not 1 <= query.limit <= MAX_LIMIT:
-        raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+    query.check()
     t = tables.events
     statement = (
         select(t).where(*_filters(tables, query)).order_by(t.c.position).limit(query.limit + 1)
@@ -74,19 +90,21 @@ def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]
     ):
         if value is not None:
             found.append(column == value)
-    for field, moment in (("since", query.since), ("until", query.until)):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidFieldError(field, "must carry a time zone offset, e.g. +08:00 or Z")
     if query.since is not None:
         found.append(c.at >= utc_bound(query.since))
     if query.until is not None:
         found.append(c.at < utc_bound(query.until))
     if query.cursor is not None:
-        (after,) = cursor.decode("audit", query.cursor, 1)
-        if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
-            raise InvalidFieldError("cursor", "is not a cursor of this list")
-        found.append(c.position > after)
+        found.append(c.position > _after(query.cursor))
     return found
+
+
+def _after(text: str) -> int:
+    """The position a cursor of this list continues after."""
+    (after,) = cursor.decode("audit", text, 1)
+    if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
+        raise InvalidFieldError("cursor", "is not a cursor of this list")
+    return int(after)
 
 
 def _entry(row: Any) -> AuditEntry:

@@ -21,8 +21,10 @@ from sqlalchemy import (
 )
 
 from mediation.domain.errors import InvalidFieldError
+from mediation.domain.values import Risk
 from mediation.projections import cursor
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime, utc_bound
+from mediation.projections.phases import Statuses
 from mediation.projections.queue import QueueTables
 
 MAX_LIMIT = 200
@@ -44,6 +46,7 @@ SHOWN = (
     "last_activity",
     "registered_at",
 )
+RISKS = tuple(Risk)
 # Scopes of up to this many centers are read center by center (see `_statement`).
 PER_CENTER_UP_TO = 12
 
@@ -62,6 +65,26 @@ class QueueQuery:
     escalated: bool | None = None
     limit: int = 50
     cursor: str | None = None
+
+    def check(self, statuses: Statuses | None = None) -> None:
+        """Refuse a query no page can answer, naming the parameter (InvalidFieldError); with
+        `statuses`, also a phase or status no deployed workflow has (a typo, not an empty list)."""
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+        if self.risk is not None and self.risk not in RISKS:
+            raise InvalidFieldError("risk", f"must be one of {', '.join(RISKS)}")
+        if statuses is not None:
+            for field, value, known in (
+                ("phase", self.phase, statuses.phases),
+                ("status", self.status, statuses.names),
+            ):
+                if value is not None and value not in known:
+                    raise InvalidFieldError(
+                        field,
+                        f"is not a {field} of the deployed workflows: {', '.join(sorted(known))}",
+                    )
+        if self.cursor is not None:
+            _position(self.cursor)
 
 
 @dataclass(frozen=True)
@@ -99,8 +122,7 @@ def read_queue(
     scope holds most open cases: it is read in the (is_open, sort_due, case_id) index's order,
     skipping other centers' rows.
     """
-    if not 1 <= query.limit <= MAX_LIMIT:
-        raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+    query.check()
     t = tables.cases
     centers = sorted(query.centers)
     wanted = query.limit + 1

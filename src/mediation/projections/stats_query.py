@@ -95,7 +95,7 @@ class StatsRow:
 @dataclass(frozen=True)
 class StatsReport:
     query: StatsQuery
-    rows: list[StatsRow]  # per center, period and breakdown
+    rows: list[StatsRow]  # per center, period and breakdown (none without a period)
     totals: list[StatsRow]  # per center and breakdown, over the whole range
 
 
@@ -154,11 +154,13 @@ def _count(row: StatsRow, kind: str, outcome: str | None, number: int) -> None:
 def _rows(
     query: StatsQuery, rows: dict[Key, StatsRow], totals: dict[Key, StatsRow], key: Key
 ) -> list[StatsRow]:
-    """The period row and the totals row a (center, period?, breakdowns...) key counts in."""
+    """The period row and the totals row a (center, period?, breakdowns...) key counts in;
+    without a period, the totals row alone (a row over the whole range would repeat it)."""
+    if not query.period:
+        return [_total(query, totals, key)]
     if key not in rows:
         rows[key] = _new_row(query, key)
-    total_key = (key[0], *key[2:]) if query.period else key
-    return [rows[key], _total(query, totals, total_key)]
+    return [rows[key], _total(query, totals, (key[0], *key[2:]))]
 
 
 def _total(query: StatsQuery, totals: dict[Key, StatsRow], key: Key) -> StatsRow:

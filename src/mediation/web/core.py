@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from mediation.bootstrap import Services
+from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
 from mediation.projections import Projections
 from mediation.web import sessions
-from mediation.web.i18n import LANGUAGES, NATIVE_NAMES, Translator, load_catalogues, negotiate
+from mediation.web.i18n import LANGUAGES, N_, NATIVE_NAMES, Translator, load_catalogues, negotiate
 from mediation.web.templating import Templates
 
 LANGUAGE_COOKIE = "mediation_lang"
@@ -70,6 +71,18 @@ class Web:
         if actor.role in SUPERVISING:
             return self.services.directory.centers_within(actor.center)
         return frozenset({actor.center})
+
+    def narrowed(self, actor: Actor, center: str | None) -> frozenset[str]:
+        """The actor's scope narrowed to a chosen center, and for a supervisor the centers
+        below it too (as the API's `center=` does); a center outside the scope is refused."""
+        scope = self.scope(actor)
+        if center is None:
+            return scope
+        if center not in scope:
+            raise InvalidFieldError("center", N_("choose one of the options"))
+        if actor.role in SUPERVISING:
+            return self.services.directory.centers_within(center)
+        return frozenset({center})
 
 
 def web_of(request: Request) -> Web:

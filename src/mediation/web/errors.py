@@ -7,7 +7,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mediation.domain.errors import MediationError, NotFoundError, PermissionDeniedError
+from mediation.domain.errors import (
+    InvalidFieldError,
+    MediationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from mediation.domain.values import Actor
 from mediation.web.core import Web, render, web_of
 from mediation.web.i18n import Translator
@@ -21,6 +26,8 @@ def error_page(
     status = 404 if isinstance(error, NotFoundError) else 400
     if isinstance(error, PermissionDeniedError):
         status = 403
+    elif isinstance(error, InvalidFieldError):
+        status = 422  # as the API answers a value it cannot take
     message = refusal(error, t)
     return render(request, web, t, "error.html", actor, status_code=status, message=message)
 

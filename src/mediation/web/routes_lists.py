@@ -9,17 +9,21 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
 from mediation.projections import AuditQuery, QueueQuery, audit, queue
+from mediation.projections.phases import Statuses
 from mediation.web.core import SUPERVISING, ActorDep, TranslatorDep, Web, WebDep, render
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
 from mediation.web.messages import field_reason
-from mediation.web.vocabulary import DISPUTE_TYPES, event_types
+from mediation.web.vocabulary import DISPUTE_TYPES
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str | None, Query()]
 PAGE = 50
+# The audit form's names for the fields of an AuditQuery.
+FORM_FIELDS = {"type": "event", "actor": "who"}
 
 
 def blank_none(value: str | None) -> str | None:
@@ -69,8 +73,9 @@ def queue_page(
             limit=PAGE,
             cursor=blank_none(cursor),
         )
-        behind = not web.caught_up(request, "queue")
         try:
+            query.check(Statuses(web.services.workflows))
+            behind = not web.caught_up(request, "queue")
             page = queue(web.projections, query, web.services.clock.now())
         except MediationError as error:
             return error_page(request, web, t, actor, error)
@@ -117,10 +122,12 @@ def audit_page(
         if actor.role not in SUPERVISING:
             raise PermissionDeniedError("the audit trail is for supervisors")
         query = _audit_query(web, actor, filters, blank_none(cursor))
+        query.check()
         behind = not web.caught_up(request, "audit")
         page = audit(web.projections, query) if web.projections is not None else None
     except InvalidFieldError as error:
-        return _audit(request, web, t, actor, filters, None, {error.field: error})
+        field = FORM_FIELDS.get(error.field, error.field)
+        return _audit(request, web, t, actor, filters, None, {field: error})
     except MediationError as error:
         return error_page(request, web, t, actor, error)
     return _audit(request, web, t, actor, filters, page, {}, behind)
@@ -161,11 +168,8 @@ def _audit_query(
             case_id = UUID(filters["case"])
         except ValueError:
             raise InvalidFieldError("case", N_("is not a case number")) from None
-    scope = web.scope(actor)
-    if filters["center"] is not None and filters["center"] not in scope:
-        raise InvalidFieldError("center", N_("choose one of the options"))
     return AuditQuery(
-        centers=frozenset({filters["center"]}) if filters["center"] else scope,
+        centers=web.narrowed(actor, filters["center"]),
         actor=filters["who"],
         case_id=case_id,
         event_type=filters["event"],

@@ -44,14 +44,16 @@ def stats_page(
     today = web.services.clock.now().astimezone(web.zone).date()
     scope = web.scope(actor)
     first_month = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
-    chosen_period = period if period is not None and period in PERIODS else "month"
+    chosen_period = blank_none(period) or "month"
     filters: dict[str, str | None] = {"center": blank_none(center), "period": chosen_period}
     start_text = filters["start"] = blank_none(start) or first_month.isoformat()
     end_text = filters["end"] = blank_none(end) or today.isoformat()
     errors: dict[str, str] = {}
     report, behind = None, False
     try:
-        centers = _centers(scope, filters["center"])
+        centers = web.narrowed(actor, filters["center"])
+        if chosen_period not in PERIODS:
+            raise InvalidFieldError("period", N_("choose one of the options"))
         query = StatsQuery(
             centers, _day("start", start_text), _day("end", end_text), (chosen_period,)
         )
@@ -82,14 +84,6 @@ def stats_page(
         measure_bars=bars([(k, v) for k, v in totals.counts.items()]) if totals else [],
         period_bars=by_period(report.rows) if report else [],
     )
-
-
-def _centers(scope: frozenset[str], chosen: str | None) -> frozenset[str]:
-    if chosen is None:
-        return scope
-    if chosen not in scope:
-        raise InvalidFieldError("center", N_("choose one of the options"))
-    return frozenset({chosen})
 
 
 def _day(field: str, text: str) -> date:

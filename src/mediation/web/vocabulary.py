@@ -12,7 +12,7 @@ import inspect
 from enum import StrEnum
 
 from mediation.domain import commands as c
-from mediation.domain.case import Case
+from mediation.domain.case import Case, event_types
 from mediation.domain.values import (
     Channel,
     Complexity,
@@ -56,18 +56,6 @@ ENUMS: dict[str, type[StrEnum]] = {
 
 # Event data never shown in the timeline: bookkeeping, or shown some other way.
 HIDDEN_EVENT_DATA = frozenset({"clocks_started", "clocks_stopped", "fingerprint", "workflow"})
-
-
-def event_types() -> list[str]:
-    """The names of the case's events, as the history reports them."""
-    return [
-        name
-        for name, value in vars(Case).items()
-        if isinstance(value, type)
-        and issubclass(value, Case.Event)
-        and value is not Case.Event
-        and name != "Created"  # the library's generic creation event; cases begin Registered
-    ]
 
 
 def field_names() -> set[str]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mediation.workflows.definition import DefinitionError, Vocabulary, load_definition
+from mediation.workflows.definition import (
+    Definition,
+    DefinitionError,
+    Vocabulary,
+    load_definition,
+)
 from mediation.workflows.machine import Workflow
 
 BUILT_IN = Path(__file__).parent / "definitions"
@@ -48,3 +53,7 @@ class WorkflowRegistry:
 
     def keys(self) -> list[str]:
         return sorted(self._by_key)
+
+    def definitions(self) -> list[Definition]:
+        """Every deployed definition, each version of each workflow."""
+        return [self._by_key[key].definition for key in self.keys()]
