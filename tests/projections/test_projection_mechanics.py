@@ -80,6 +80,28 @@ def test_a_fault_mid_batch_commits_neither_rows_nor_position_and_a_restart_appli
     check_views_equal_fold(projections, desk, services.clock.now())
 
 
+def test_a_view_that_keeps_failing_does_not_hold_the_others_back(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    stats = projections.views["stats"]
+
+    def fail_at_13(position: int) -> None:
+        if position == 13:
+            raise InjectedFaultError(position)
+
+    stats.fault = fail_at_13
+
+    with pytest.raises(InjectedFaultError):
+        projections.catch_up()  # one call, as the follower makes once per retry
+
+    assert projections.position("stats") == 10  # batches of 5: the third one fails
+    assert projections.position("queue") == projections.position("audit") == head(services)
+    stats.fault = None
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, services.clock.now())
+
+
 KILLED_WORKER = """
 import os, sys
 from mediation.bootstrap import build_services

@@ -89,12 +89,62 @@ class Processor:
         update is guarded, so no event applies twice. A target that fails does not hold back
         the others; its error is raised once they had their turn.
         """
+        steps, errors = self._step_each(targets)
+        raise_first(errors)
+        return steps
+
+    def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
+        return self.catch_up_all([(view, generation)], progress)[0]
+
+    def catch_up_all(
+        self,
+        targets: Sequence[Target],
+        progress: Progress | None = None,
+        stopping: Callable[[], bool] = lambda: False,
+        isolate: bool = False,
+    ) -> list[Step]:
+        """Apply batches until no target moves (the log has nothing new, or the rest is busy or
+        gone), or until `stopping()` says so between two batches.
+
+        A target that fails ends the call with its error after that batch; with `isolate`, it
+        is left out of the call's later batches and the others go on until they stop moving,
+        then the first error is raised: one view that keeps failing on an event does not keep
+        the others one batch per retry behind (the follower retries it with a backoff).
+        """
+        applied = [0] * len(targets)
+        steps = [Step(Outcome.IDLE, 0)] * len(targets)
+        errors: list[Exception | None] = [None] * len(targets)
+        while True:
+            live = [i for i, error in enumerate(errors) if error is None]
+            stepped, failed = self._step_each([targets[i] for i in live])
+            for index, step, error in zip(live, stepped, failed, strict=True):
+                steps[index], errors[index] = step, error
+                applied[index] += step.applied
+            if not isolate:
+                raise_first(errors)
+            moved = [steps[i] for i in live if steps[i].outcome is Outcome.APPLIED]
+            if progress is not None and moved:
+                progress(min(step.position for step in moved), self.log.head())
+            idle = not any(
+                steps[i].outcome in (Outcome.APPLIED, Outcome.LOST)
+                for i in live
+                if errors[i] is None
+            )
+            if idle or stopping():
+                raise_first(errors)
+                return [
+                    Step(step.outcome, step.position, total)
+                    for step, total in zip(steps, applied, strict=True)
+                ]
+
+    def _step_each(self, targets: Sequence[Target]) -> tuple[list[Step], list[Exception | None]]:
+        """`step_all`'s steps, and each target's error instead of raising it (None: none)."""
         with self.engine.connect() as conn:
             starts = [
                 tracking.position(conn, view.name, generation) for view, generation in targets
             ]
         steps: dict[int, Step] = {}
-        failures: list[Exception] = []
+        errors: list[Exception | None] = [None] * len(targets)
         with collector_paused():  # see _CollectorPause
             for start in sorted({s for s in starts if s is not None}):
                 batch = self.log.read(start, self.batch_size)
@@ -108,36 +158,9 @@ class Processor:
                             view, generation, start, batch.last, batch.events
                         )
                     except Exception as error:
-                        failures.append(error)  # raised below, once the others had their turn
+                        errors[index] = error
                         steps[index] = Step(Outcome.LOST, start)
-        if failures:
-            raise failures[0]
-        return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))]
-
-    def catch_up(self, view: View[Any], generation: int, progress: Progress | None = None) -> Step:
-        return self.catch_up_all([(view, generation)], progress)[0]
-
-    def catch_up_all(
-        self,
-        targets: Sequence[Target],
-        progress: Progress | None = None,
-        stopping: Callable[[], bool] = lambda: False,
-    ) -> list[Step]:
-        """Apply batches until no target moves (the log has nothing new, or the rest is busy or
-        gone), or until `stopping()` says so between two batches."""
-        applied = [0] * len(targets)
-        while True:
-            steps = self.step_all(targets)
-            applied = [total + step.applied for total, step in zip(applied, steps, strict=True)]
-            moved = [step for step in steps if step.outcome is Outcome.APPLIED]
-            if progress is not None and moved:
-                progress(min(step.position for step in moved), self.log.head())
-            idle = not any(step.outcome in (Outcome.APPLIED, Outcome.LOST) for step in steps)
-            if idle or stopping():
-                return [
-                    Step(step.outcome, step.position, total)
-                    for step, total in zip(steps, applied, strict=True)
-                ]
+        return [steps.get(i, Step(Outcome.GONE, 0)) for i in range(len(targets))], errors
 
     def load(
         self,
@@ -328,6 +351,13 @@ class _CollectorPause:
 
 
 collector_paused = _CollectorPause()
+
+
+def raise_first(errors: Sequence[Exception | None]) -> None:
+    """Raise the first of these errors, if any is not None."""
+    first = next((error for error in errors if error is not None), None)
+    if first is not None:
+        raise first
 
 
 def lock_key(name: str) -> int:

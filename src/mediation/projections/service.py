@@ -113,7 +113,7 @@ class Projections:
                     for view in views
                     if (generation := tracking.active_generation(conn, view.name)) is not None
                 ]
-            steps = self.processor.catch_up_all(targets, self._notify, stopping)
+            steps = self.processor.catch_up_all(targets, self._notify, stopping, isolate=True)
             applied += sum(step.applied for step in steps)
             if stopping() or all(step.outcome is not Outcome.GONE for step in steps):
                 return applied  # GONE: a rebuild switched generations under us; follow the new
