@@ -14,6 +14,7 @@ from sqlalchemy import Connection, event, inspect
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.projections import Projections, RebuildRunningError, tracking
+from mediation.projections import rebuild as rebuild_module
 from mediation.projections.log import Part
 from mediation.projections.rebuild import SORT_THREADS
 from mediation.projections.service import REBUILD_WRITING
@@ -266,6 +267,51 @@ def test_a_rebuild_that_fails_keeps_nothing_back_and_the_next_one_completes(
     assert projections.rebuild(["stats"]) == {"stats": 2}
     projections.catch_up()  # the other views
     check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_a_rebuild_interrupted_after_switching_one_view_leaves_no_old_tables_and_none_running(
+    services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(desk)
+    projections.catch_up()
+    switch = rebuild_module._switch
+
+    def interrupted_at_audit(engine: Any, name: str, generation: int) -> bool:
+        if name == "audit":
+            raise KeyboardInterrupt  # the operator's Ctrl-C, the queue switched already
+        return switch(engine, name, generation)
+
+    monkeypatch.setattr(rebuild_module, "_switch", interrupted_at_audit)
+    with pytest.raises(KeyboardInterrupt):
+        projections.rebuild(["queue", "audit"])
+    monkeypatch.setattr(rebuild_module, "_switch", switch)
+
+    status = {row.name: row for row in projections.status()}
+    assert (status["queue"].generation, status["queue"].rebuilding) == (2, None)
+    assert (status["audit"].generation, status["audit"].rebuilding) == (1, None)
+    assert "queue_cases_g1" not in table_names(services)
+    assert "audit_events_g2" not in table_names(services)
+    assert projections.rebuild(["queue", "audit"]) == {"queue": 3, "audit": 2}
+    check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_a_rebuild_that_fails_to_start_its_second_view_removes_the_first_ones_tables(
+    services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(desk)
+    audit = projections.views["audit"]
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise InjectedFaultError("the database refused the new tables")
+
+    monkeypatch.setattr(audit, "create", refuse)
+    with pytest.raises(InjectedFaultError):
+        projections.rebuild(["queue", "audit"])
+    monkeypatch.undo()
+
+    assert "queue_cases_g2" not in table_names(services)
+    assert all(row.rebuilding is None for row in projections.status())
+    assert projections.rebuild(["queue", "audit"]) == {"queue": 2, "audit": 2}
 
 
 def test_the_collector_is_off_for_the_whole_rebuild_and_back_on_after_it(

@@ -62,10 +62,10 @@ def rebuild(
     try:
         for view in views:
             started[view.name] = _start(engine, view)
-    except RebuildRunningError:
+    except BaseException:  # another rebuild runs, the database failed, or Ctrl-C
         for view in views:
             if view.name in started:
-                _drop(engine, view, started[view.name])
+                _remove_unfinished(engine, view, started[view.name])
         raise
     for view in views:
         view.defer_writes(started[view.name])
@@ -246,12 +246,16 @@ def _drop_others(engine: Engine, view: View[Any], keep: int) -> None:
 
 
 def _remove_unfinished(engine: Engine, view: View[Any], generation: int) -> None:
-    """Drop a new generation the failed rebuild had not switched to yet. If even that fails
-    (the database is gone), it stays until it counts as abandoned (ABANDONED_AFTER)."""
+    """Drop a new generation the failed rebuild had not switched to yet; one it had switched
+    to is the view now, and the generations before it go, as after a rebuild that ends well
+    (left behind, the old one would count as a rebuild running). If even that fails (the
+    database is gone), what is left stays until it counts as abandoned (ABANDONED_AFTER)."""
     try:
         with engine.begin() as conn:
-            if tracking.active_generation(conn, view.name) == generation:
-                return  # switched to before the failure: it is the view now
+            switched = tracking.active_generation(conn, view.name) == generation
+        if switched:
+            _drop_others(engine, view, generation)
+            return
         _drop(engine, view, generation)
     except Exception:
         log.warning("could not remove %s generation %d of a failed rebuild", view.name, generation)
