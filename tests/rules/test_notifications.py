@@ -51,6 +51,23 @@ def test_an_escalation_reaches_the_supervisors_of_its_target_and_above_not_elsew
     ]
 
 
+def test_a_notification_names_the_cases_center_whoever_escalated_it(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    escalate_two(services, register, clock, org)  # the rules, and sup of cg, above the case
+    client = TestClient(create_app(services))
+
+    live = feed(client, org.tokens["city_sup"])["items"]
+    services.projections.rebuild(["notifications"])
+    rebuilt = feed(client, org.tokens["city_sup"])["items"]
+
+    assert [(i["actor"], i["case_center"]) for i in live] == [
+        ("rules:red_risk", "cg-a"),
+        ("sup", "cg-a"),
+    ]
+    assert rebuilt == live
+
+
 def test_marking_read_is_per_user(
     services: Services, register: Register, clock: FakeClock, org: Org
 ) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from mediation.domain.case import Case
 from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
+from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.view import Recorded, View
 
 SUPERVISION = "supervision:"
@@ -47,6 +48,7 @@ reads = Table(
 @dataclass(frozen=True)
 class NotificationTables:
     items: Table
+    cases: Table  # each case's center, from its registration: an escalation names the case's
 
 
 @dataclass(frozen=True)
@@ -82,27 +84,52 @@ class NotificationsView(View[NotificationTables]):
             Column("at", UTCDateTime, nullable=False),
         )
         Index(f"ix_notifications{suffix}_to_center", items.c.to_center, items.c.position)
-        return NotificationTables(items)
+        cases = Table(
+            f"notification_cases{suffix}",
+            metadata,
+            Column("case_id", Uuid, primary_key=True),
+            Column("center", String(32), nullable=False),
+        )
+        return NotificationTables(items, cases)
 
     def _apply(
         self, conn: Connection, tables: NotificationTables, chunk: Sequence[Recorded]
     ) -> None:
+        """An escalation's row names its case's center, which the case's registration gave
+        (not the escalating actor's: a supervisor above the case escalates it too)."""
+        cases = tables.cases
+        earlier = {r.event.originator_id for r in chunk if isinstance(r.event, Case.Escalated)} - {
+            r.event.originator_id for r in chunk if isinstance(r.event, Case.Registered)
+        }
+        centers, _stored = load_rows(conn, cases, earlier, self.held(cases))
+        registered: dict[Any, dict[str, Any]] = {}
         rows = []
         for recorded in chunk:
             event = recorded.event
-            if isinstance(event, Case.Escalated):
-                rows.append(_row(recorded.position, event))
+            if isinstance(event, Case.Registered):
+                registered[event.originator_id] = {
+                    "case_id": event.originator_id,
+                    "center": event.center,
+                }
+                centers[event.originator_id] = registered[event.originator_id]
+            elif isinstance(event, Case.Escalated):
+                center = centers[event.originator_id]["center"]
+                rows.append(_row(recorded.position, event, center))
             self.folded(recorded.position)
         insert_rows(conn, tables.items, rows)
+        keep_rows(conn, cases, registered, (), self.held(cases))
+
+    def _held_tables(self, tables: NotificationTables) -> Sequence[Table]:
+        return (tables.cases,)
 
 
-def _row(position: int, event: Case.Escalated) -> dict[str, Any]:
+def _row(position: int, event: Case.Escalated, case_center: str) -> dict[str, Any]:
     overdue_instruction = (event.breach or "").startswith(SUPERVISION)
     return {
         "position": position,
         "case_id": event.originator_id,
         "kind": "supervision_overdue" if overdue_instruction else "escalation",
-        "case_center": event.actor.center,
+        "case_center": case_center,
         "to_center": event.to_center,
         "level": event.level,
         "reason": event.reason,
