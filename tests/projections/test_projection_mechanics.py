@@ -42,6 +42,12 @@ def populate(desk: Desk, cases: int = 4) -> None:
         desk.act(case_id, c.RecordSession("talked"), "mia")
 
 
+def fail_at_13(position: int) -> None:
+    """A view's fault on the event at position 13 (the third batch of 5)."""
+    if position == 13:
+        raise InjectedFaultError(position)
+
+
 def head(services: Services) -> int:
     return services.cases.recorder.max_notification_id() or 0
 
@@ -52,10 +58,6 @@ def test_a_fault_mid_batch_commits_neither_rows_nor_position_and_a_restart_appli
 ) -> None:
     populate(desk)
     stats = projections.views["stats"]
-
-    def fail_at_13(position: int) -> None:
-        if position == 13:
-            raise InjectedFaultError(position)
 
     def fail_before_commit(view: str, batch: Sequence[Recorded]) -> None:
         if view == "stats":  # called with the batch's rows written, not yet committed
@@ -85,11 +87,6 @@ def test_a_view_that_keeps_failing_does_not_hold_the_others_back(
 ) -> None:
     populate(desk)
     stats = projections.views["stats"]
-
-    def fail_at_13(position: int) -> None:
-        if position == 13:
-            raise InjectedFaultError(position)
-
     stats.fault = fail_at_13
 
     with pytest.raises(InjectedFaultError):
