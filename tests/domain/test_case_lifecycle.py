@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,10 +10,13 @@ import pytest
 
 from mediation.domain import VOCABULARY
 from mediation.domain import commands as c
+from mediation.domain.breaches import supervision_overdue_at
+from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.domain.case import Case
 from mediation.domain.errors import (
     ActionNotAllowedError,
     BreachEscalatedAlreadyError,
+    InvalidFieldError,
     PermissionDeniedError,
     RuleViolationError,
 )
@@ -202,6 +205,30 @@ def test_grading_risk_and_supervising_are_recorded(desk: Desk) -> None:
     assert case.risk == "red"
     assert case.supervisions[0]["due"] == date(2026, 3, 6)
     assert case.supervisions[0]["by"] == "boss"
+
+
+def test_a_supervision_instruction_due_beyond_a_year_is_refused_naming_its_due_date(
+    desk: Desk,
+) -> None:
+    case = desk.register()
+    today = desk.ctx.today
+
+    for too_late in (today + timedelta(days=367), date.max):
+        with pytest.raises(InvalidFieldError, match="within 366 days") as refused:
+            desk.do(case, c.Supervise("report some day", too_late), desk.supervisor)
+        assert refused.value.field == "due"
+    within = today + timedelta(days=366)
+    desk.do(case, c.Supervise("report within the year", within), desk.supervisor)
+
+    assert [s["due"] for s in case.supervisions] == [within]
+
+
+def test_an_instruction_due_on_the_calendars_last_day_never_falls_due() -> None:
+    """Such instructions were accepted before due dates were bounded; the rules must pass them."""
+    assert supervision_overdue_at(date.max, CHINA_STANDARD_TIME) == datetime.max.replace(tzinfo=UTC)
+    assert supervision_overdue_at(date(2026, 3, 6), CHINA_STANDARD_TIME) == datetime(
+        2026, 3, 7, tzinfo=CHINA_STANDARD_TIME
+    )
 
 
 def test_amending_changes_the_named_fields_only(desk: Desk) -> None:

@@ -109,6 +109,49 @@ def test_an_extension_with_consent_moves_the_mediation_deadline_and_prevents_the
     ]
 
 
+def test_an_extension_agreed_after_the_first_escalation_escalates_when_it_passes_too(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    case_id = mediating(rules, register, org)
+    routed = clock.now()
+    first = rules.run(routed + timedelta(days=30, minutes=1))
+    clock.advance(days=31)  # overdue, escalated: then the parties agree to ten days more
+    extension = c.ExtendDeadline(10, "awaiting a valuation report", ("p1", "p2"))
+    rules.services.cases.act(case_id, extension, org.actors["mia"])  # type: ignore[arg-type]
+
+    assert [e.rule for e in first] == ["deadline_mediation"]
+    assert rules.run(routed + timedelta(days=39, hours=23)) == []
+    extended = rules.run(routed + timedelta(days=40, minutes=1))
+    assert [(e.rule, e.to_center) for e in extended] == [("deadline_mediation", "city")]
+    assert rules.run(routed + timedelta(days=40, hours=12)) == []  # that breach: once
+
+
+def test_grading_a_red_case_red_again_is_not_a_new_breach(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    case_id = register(risk=Risk.RED)
+    first = rules.run()
+    clock.advance(hours=1)
+    again = c.GradeRisk(Risk.RED, "threats repeated on the phone")
+    rules.services.cases.act(case_id, again, org.actors["clerk"])
+
+    assert [e.rule for e in first] == ["red_risk"]
+    assert rules.run(clock.now() + timedelta(minutes=1)) == []
+    assert rules.engine.index.due(clock.now() + timedelta(minutes=1), 10) == []  # no timer left
+
+
+def test_a_case_graded_red_after_another_grade_escalates_again(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    case_id = register(risk=Risk.RED)
+    rules.run()
+    for risk in (Risk.MEDIUM, Risk.RED):
+        clock.advance(hours=1)
+        rules.services.cases.act(case_id, c.GradeRisk(risk, "reassessed"), org.actors["clerk"])
+
+    assert [(e.rule, e.to_center) for e in rules.run()] == [("red_risk", "city")]
+
+
 def agreed(rules: Rules, register: Register, org: Org) -> object:
     case_id = mediating(rules, register, org)
     agreement = c.ReachAgreement("赔偿 300 元 pay 300 yuan", ("p1", "p2"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
@@ -28,14 +28,17 @@ class Breach:
 
 
 def deadline_periods(
-    name: str, started: datetime, due: datetime, periods: int
+    name: str, started: datetime, due: datetime, periods: int, extensions: int = 0
 ) -> list[tuple[str, datetime]]:
-    """Each overdue period of a clock run: its key and the moment it begins."""
+    """Each overdue period of a clock run: its key and the moment it begins.
+
+    A run extended `extensions` times has keys of its own from its new due moment on: the
+    extended deadline passing is a breach again, even when the first one was escalated
+    before the parties agreed to extend it (a run never extended keeps the keys it always
+    had, which the cases already escalated record)."""
     length = max(due - started, timedelta(0))
-    return [
-        (f"deadline:{name}:{started.isoformat()}:{n}", due + length * (n - 1))
-        for n in range(1, periods + 1)
-    ]
+    run = f"{started.isoformat()}:e{extensions}" if extensions else started.isoformat()
+    return [(f"deadline:{name}:{run}:{n}", due + length * (n - 1)) for n in range(1, periods + 1)]
 
 
 def risk_key(since: datetime) -> str:
@@ -47,7 +50,10 @@ def supervision_key(index: int) -> str:
 
 
 def supervision_overdue_at(due: date, zone: tzinfo) -> datetime:
-    """An instruction due on a day is overdue when that day ends where the centers are."""
+    """An instruction due on a day is overdue when that day ends where the centers are; one
+    due on the calendar's last day (recorded before due dates were bounded), never."""
+    if due == date.max:
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.combine(due + timedelta(days=1), time(0), zone)
 
 
@@ -58,7 +64,8 @@ def candidates(case: Case, definition: Definition, calendar: WorkingCalendar) ->
     periods = definition.escalation.overdue_periods
     for name, clock in case.clocks.items():
         rule = definition.clocks[name].rule if name in definition.clocks else name
-        keyed = deadline_periods(name, clock["started_at"], clock["due_at"], periods)
+        extended = case.extensions.get(name, 0)
+        keyed = deadline_periods(name, clock["started_at"], clock["due_at"], periods, extended)
         for number, (key, at) in enumerate(keyed, start=1):
             ordinal = "" if number == 1 else f" (overdue period {number})"
             reason = f"deadline '{name}' passed at {clock['due_at'].isoformat()}{ordinal}: {rule}"

@@ -117,8 +117,9 @@ class Case(Aggregate):
         reason: str | None
 
         def record(self, case: Case) -> None:
+            if self.risk != case.risk:  # graded the same again: the same risk since then
+                case.risk_since = self.timestamp
             case.risk = self.risk
-            case.risk_since = self.timestamp
 
     class Accepted(Event):
         note: str | None

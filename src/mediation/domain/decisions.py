@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +26,9 @@ from mediation.workflows import ActionUnavailableError, GuardRefusedError, Trans
 
 # Actions any staff of the case's center may take even when a case has a mediator of its own.
 SHARED_WITH_OTHER_MEDIATORS = frozenset({"add_note"})
+# A supervision instruction (督办) is due within this many days: it asks for an answer, and a
+# due date no calendar can pass would be one no rule ever enforces.
+SUPERVISION_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,8 @@ def _supervise(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.Supervise)
     if cmd.due < ctx.today:
         raise InvalidFieldError("due", "must not be in the past")
+    if cmd.due > ctx.today + timedelta(days=SUPERVISION_DAYS):
+        raise InvalidFieldError("due", f"must be within {SUPERVISION_DAYS} days from today")
     return Decision(Case.SupervisionInstructed, {"instruction": cmd.instruction, "due": cmd.due})
 
 

@@ -41,6 +41,9 @@ class View(ABC, Generic[T]):
     # Whether the rows of a case depend on that case's events alone: then a rebuild may apply
     # the cases part by part, side by side (see `rebuild.load_part`).
     partitionable: ClassVar[bool] = False
+    # Raised when the view folds events otherwise than before into tables of the same shape:
+    # its tables then count as another shape, and are built again on upgrade (see `shape`).
+    fold_version: ClassVar[int] = 1
 
     def __init__(self) -> None:
         self._generations: dict[int, tuple[MetaData, T]] = {}
@@ -53,9 +56,10 @@ class View(ABC, Generic[T]):
         return self._generation(generation)[1]
 
     def shape(self, dialect: Dialect) -> str:
-        """A digest of the statements that create this view's tables and indexes on `dialect`:
-        tables made by a version of mediation that defined them otherwise have another shape,
-        and this version does not write or read them (see `Projections.create_schema`)."""
+        """A digest of the statements that create this view's tables and indexes on `dialect`
+        (and of `fold_version`): tables made by a version of mediation that defined them, or
+        folded events into them, otherwise have another shape, and this version does not
+        write or read them (see `Projections.create_schema`)."""
         metadata = MetaData()
         self.define(metadata, "_g0")
         statements = []
@@ -63,6 +67,8 @@ class View(ABC, Generic[T]):
             statements.append(str(CreateTable(table).compile(dialect=dialect)))
             indexes = (str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes)
             statements.extend(sorted(indexes))
+        if self.fold_version > 1:  # version 1 adds nothing: the shapes recorded before stay
+            statements.append(f"-- fold {self.fold_version}")
         return hashlib.sha256("\n".join(statements).encode()).hexdigest()
 
     def create(self, conn: Connection, generation: int, defer_indexes: bool = False) -> None:

@@ -50,6 +50,8 @@ class DeadlineIndexView(View[IndexTables]):
 
     name = "deadlines"
     partitionable = True
+    # 2: the keys of extended clock runs, and red graded again while red (December 2026).
+    fold_version = 2
 
     def __init__(self, workflows: WorkflowRegistry, zone: tzinfo) -> None:
         super().__init__()
@@ -102,11 +104,14 @@ class DeadlineIndexView(View[IndexTables]):
                 "due_at": _iso(clock["due_at"]),
             }
         if isinstance(event, Case.DeadlineExtended) and event.clock in clocks:
-            clocks[event.clock]["due_at"] = _iso(event.due_at)
+            clock = clocks[event.clock]
+            clock["due_at"] = _iso(event.due_at)
+            clock["extensions"] = clock.get("extensions", 0) + 1
         elif isinstance(event, Case.RiskGraded):
-            state["risk"] = (
-                {risk_key(event.timestamp): _iso(event.timestamp)} if event.risk == RED else {}
-            )
+            if event.risk != RED:
+                state["risk"] = {}
+            elif not state["risk"]:  # red again while red: the same breach (see Case.RiskGraded)
+                state["risk"] = {risk_key(event.timestamp): _iso(event.timestamp)}
         elif isinstance(event, Case.SupervisionInstructed):
             key = supervision_key(state["supervisions"])
             state["supervisions"] += 1
@@ -142,7 +147,8 @@ def _timers(case_id: UUID, state: State) -> list[dict[str, Any]]:
             datetime.fromisoformat(clock["started_at"]),
             datetime.fromisoformat(clock["due_at"]),
         )
-        due.update(deadline_periods(name, started, until, state["periods"]))
+        extended = clock.get("extensions", 0)
+        due.update(deadline_periods(name, started, until, state["periods"], extended))
     for key, at in {**state["risk"], **state["timers"]}.items():
         due[key] = datetime.fromisoformat(at)
     escalated = set(state["escalated"])
