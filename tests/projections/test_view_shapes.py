@@ -3,10 +3,12 @@ again from the log, and a view whose tables this version made is kept as it is."
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import pytest
 from sqlalchemy import Column, MetaData, String, inspect, update
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.bootstrap import Services
 from mediation.projections import Projections, build_projections, tracking
@@ -96,3 +98,27 @@ def test_a_view_shape_follows_its_tables_not_its_generation(
     assert queue.shape(dialect) != projections.views["audit"].shape(dialect)
     with services.engine.connect() as conn:
         assert tracking.shape(conn, "queue", 1) == queue.shape(dialect)
+
+
+class RefoldedQueue(QueueView):
+    """The queue's tables, folded otherwise than version 1 did."""
+
+    fold_version = 2
+
+
+def test_a_view_that_folds_events_otherwise_has_another_shape_and_version_1_adds_nothing(
+    services: Services,
+) -> None:
+    dialect = services.engine.dialect
+    queue = QueueView(services.workflows)
+    metadata = MetaData()
+    queue.define(metadata, "_g0")
+    statements = []  # what the shapes recorded before fold versions were digests of
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        indexes = (str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
+        statements.extend(sorted(indexes))
+    recorded_before = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+
+    assert queue.shape(dialect) == recorded_before
+    assert RefoldedQueue(services.workflows).shape(dialect) != recorded_before
