@@ -6,7 +6,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -24,7 +24,7 @@ from mediation.projections.standard import build_projections
 from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.rules.notifications import NotificationsView, create_reads_table
-from mediation.rules.webhooks import HttpPoster, Webhooks, create_webhook_tables
+from mediation.rules.webhooks import DEADLINE, HttpPoster, Webhooks, create_webhook_tables
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
@@ -105,6 +105,7 @@ def _party_salt(settings: Settings, directory: Directory) -> str:
 
 
 SETUP_ATTEMPTS = 5
+WEBHOOKS_JOIN_SECONDS = DEADLINE + 5  # at a stop, the POST under way may end first
 SETUP_LOCK = 72_026_0302  # any constant: the PostgreSQL advisory lock for start-up set-up
 
 
@@ -148,21 +149,37 @@ def _create_tables(engine: Engine) -> None:
         create_webhook_tables(conn)
 
 
+Pass = tuple[str, Callable[[], object]]
+
+
 def run_rules_forever(
     services: Services, stop: threading.Event, interval: float, own_deadlines: bool = False
 ) -> None:
-    """Every `interval` seconds until `stop`: escalate what is due, then send the webhooks.
+    """Every `interval` seconds until `stop`: escalate what is due; and in a thread of its
+    own, send the webhooks, so that slow receivers (up to `webhooks.DEADLINE` a POST) never
+    hold up an escalation.
 
     `own_deadlines`: first bring the deadlines view up to the log, for a worker that cannot
     count on a follower in its process (`mediation rules run`).
     A failing pass is logged and tried again next time: the worker must not die quietly.
     """
-    passes: list[tuple[str, Callable[[], object]]] = [
-        ("rules", services.rules.run_once),
-        ("webhooks", services.webhooks.run_once),
-    ]
+    rules: list[Pass] = [("rules", services.rules.run_once)]
     if own_deadlines:
-        passes.insert(0, ("deadlines", lambda: services.projections.catch_up(["deadlines"])))
+        rules.insert(0, ("deadlines", lambda: services.projections.catch_up(["deadlines"])))
+    webhooks = threading.Thread(
+        target=_every,
+        args=(stop, interval, [("webhooks", services.webhooks.run_once)]),
+        name="webhooks",
+        daemon=True,
+    )
+    webhooks.start()
+    try:
+        _every(stop, interval, rules)
+    finally:
+        webhooks.join(WEBHOOKS_JOIN_SECONDS)
+
+
+def _every(stop: threading.Event, interval: float, passes: Sequence[Pass]) -> None:
     while not stop.is_set():
         for name, run_once in passes:
             try:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +80,42 @@ def test_run_once_refuses_a_moment_without_a_time_zone(
 
     assert result.exit_code == 2
     assert "time zone" in result.output
+
+
+def test_run_once_refuses_a_moment_later_than_now_and_escalates_nothing(
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    services: Services,
+    register: Register,
+    org: Org,
+) -> None:
+    register()  # its intake decision falls due a day later
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", database.url)
+    next_year = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+
+    result = CliRunner().invoke(app, ["rules", "run-once", "--now", next_year])
+
+    assert result.exit_code == 2
+    assert "must not be later than now" in result.output
+    assert escalations(services, org) == [0]
+
+
+def test_the_rules_worker_passes_as_often_as_the_setting_says(
+    database: Database, monkeypatch: pytest.MonkeyPatch, services: Services
+) -> None:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", database.url)
+    monkeypatch.setenv("MEDIATION_RULES_INTERVAL", "7")
+    intervals: list[float] = []
+    monkeypatch.setattr(
+        "mediation.bootstrap.run_rules_forever",
+        lambda _services, _stop, interval, own_deadlines: intervals.append(interval),
+    )
+
+    by_setting = CliRunner().invoke(app, ["rules", "run"])
+    by_option = CliRunner().invoke(app, ["rules", "run", "--interval", "3"])
+
+    assert (by_setting.exit_code, by_option.exit_code) == (0, 0)
+    assert intervals == [7.0, 3.0]
 
 
 def test_simulate_prints_the_differences_and_writes_nothing(

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mediation.bootstrap import Services
+from mediation.bootstrap import Services, run_rules_forever
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError, NotFoundError
 from mediation.domain.values import Risk
@@ -260,6 +261,9 @@ def test_changing_the_url_sends_what_is_due_to_the_new_one_with_a_new_secret(
         ("cg", "http:///no-host", InvalidFieldError, "url"),
         ("cg", "https://example.org/" + "x" * 2000, InvalidFieldError, "url"),
         ("cg", "https://example.org/a\x00b", InvalidFieldError, "url"),
+        ("cg", "http://" + "a" * 70 + ".com/hook", InvalidFieldError, "url"),  # a label > 63
+        ("cg", "http://example.org:99999/hook", InvalidFieldError, "url"),
+        ("cg", "https://user:secret@example.org/hook", InvalidFieldError, "url"),
         ("c g", "https://example.org/x", InvalidFieldError, "center"),
         ("nowhere", "https://example.org/x", NotFoundError, "no center 'nowhere'"),
     ],
@@ -296,3 +300,161 @@ def test_an_escalation_by_a_person_is_sent_too(
     assert [(r.json["actor"], r.json["reason"]) for r in receiver.received] == [
         ("sup", "申请人投诉 complaint")
     ]
+
+
+@dataclass
+class ScriptedPoster:
+    """A poster whose answer per URL the test decides: a status, or an error raised."""
+
+    answers: dict[str, int | Exception]
+    posted: list[str] = field(default_factory=list)
+    during: Any = None  # called while a POST is under way
+
+    def post(self, url: str, body: bytes, headers: Any) -> int:
+        self.posted.append(url)
+        if self.during is not None:
+            self.during()
+        answer = self.answers[url]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+def scripted(services: Services, clock: FakeClock, poster: ScriptedPoster) -> Webhooks:
+    return Webhooks(services.engine, services.projections, services.directory, clock, poster)
+
+
+def escalate_to_cg_then_city(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    case_id = register(risk=Risk.RED)  # the rules: to cg
+    services.projections.catch_up()
+    services.rules.run_once(clock.now())
+    services.cases.act(case_id, c.Escalate("no answer from cg"), org.actors["sup"])  # to city
+    services.projections.catch_up()
+
+
+def test_a_delivery_that_fails_in_any_way_does_not_stop_the_others(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    poster = ScriptedPoster(
+        {"http://cg.example/": ValueError("odd URL"), "http://city.example/": 204}
+    )
+    webhooks = scripted(services, clock, poster)
+    webhooks.set("cg", "http://cg.example/")
+    webhooks.set("city", "http://city.example/")
+    escalate_to_cg_then_city(services, register, clock, org)
+
+    attempts = webhooks.run_once(clock.now() + timedelta(seconds=1))
+
+    assert sorted((a.center, a.state, a.error) for a in attempts) == [
+        ("cg", DeliveryState.PENDING, "ValueError: odd URL"),
+        ("city", DeliveryState.DELIVERED, None),
+    ]
+
+
+def test_a_delivery_whose_senders_died_each_time_is_given_up_not_claimed_again(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    poster = ScriptedPoster({"http://cg.example/": 204})
+    webhooks = scripted(services, clock, poster)
+    webhooks.set("cg", "http://cg.example/")
+    escalate_red_case(services, register, clock)
+    webhooks.queue(clock.now())
+    with services.engine.begin() as conn:  # claimed MAX_ATTEMPTS times, never answered
+        conn.execute(deliveries.update().values(attempts=MAX_ATTEMPTS))
+
+    assert webhooks.send_due(clock.now() + timedelta(seconds=1)) == []
+    assert poster.posted == []
+    assert states(services) == [("cg", MAX_ATTEMPTS, DeliveryState.FAILED)]
+    assert "given up after 12 attempts" in (webhooks.describe("cg").last_error or "")
+
+
+def test_a_webhook_removed_while_its_delivery_is_posted_stays_given_up(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    poster = ScriptedPoster({"http://cg.example/": 204})
+    webhooks = scripted(services, clock, poster)
+    webhooks.set("cg", "http://cg.example/")
+    escalate_red_case(services, register, clock)
+    poster.during = lambda: webhooks.remove("cg")
+
+    webhooks.run_once(clock.now() + timedelta(seconds=1))
+
+    assert poster.posted == ["http://cg.example/"]
+    assert states(services) == [("cg", 1, DeliveryState.FAILED)]
+
+
+@pytest.fixture
+def dripping() -> Iterator[str]:
+    """A receiver that answers one byte every 0.2 s: a whole answer takes some 8 s."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"a" * 16 + b"\r\n\r\n":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client hung up: as it should
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
+    dripping: str,
+) -> None:
+    poster = HttpPoster(timeout=5.0, deadline=0.5)  # each byte comes well within the timeout
+
+    with pytest.raises(TimeoutError):
+        poster.post(dripping, b"{}", {"Content-Type": "application/json"})
+
+
+def test_a_webhook_that_hangs_does_not_hold_up_the_escalations(
+    services: Services, register: Register, clock: FakeClock, org: Org
+) -> None:
+    released = threading.Event()
+    poster = ScriptedPoster({"http://cg.example/": 204}, during=lambda: released.wait(30))
+    services.webhooks = scripted(services, clock, poster)
+    services.webhooks.set("cg", "http://cg.example/")
+    escalate_red_case(services, register, clock)  # queued for cg: its POST will hang
+    stop = threading.Event()
+    worker = threading.Thread(target=run_rules_forever, args=(services, stop, 0.05, True))
+    worker.start()
+    try:
+        for _ in range(200):
+            if poster.posted:
+                break
+            time.sleep(0.05)
+        later = register(risk=Risk.RED)  # while the POST hangs
+        escalated = False
+        for _ in range(200):  # the rules pass runs every 0.05 s meanwhile
+            history = services.cases.history(later, org.actors["clerk"])
+            escalated = any(entry.type == "Escalated" for entry in history)
+            if escalated:
+                break
+            time.sleep(0.05)
+        hanging = poster.posted == ["http://cg.example/"] and not released.is_set()
+    finally:
+        released.set()
+        stop.set()
+        worker.join(30)
+
+    assert hanging
+    assert escalated

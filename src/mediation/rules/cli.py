@@ -60,9 +60,19 @@ def run_once(
         str | None, typer.Option(help="Evaluate as if it were this ISO 8601 time")
     ] = None,
 ) -> None:
-    """Bring the rules' index up to date, escalate what is due once, send the webhooks due, exit."""
+    """Bring the rules' index up to date, escalate what is due once, send the webhooks due, exit.
+
+    `--now` evaluates as of an earlier moment, never a later one: each escalation is recorded
+    for good in the case's history, and one for a deadline that has not passed yet would be a
+    false record."""
     moment = _moment(now, "--now")
     with _services() as services:
+        if moment is not None and moment > services.clock.now():
+            raise typer.BadParameter(
+                "must not be later than now: an escalation is a lasting record in the case's "
+                "history (`mediation rules simulate` shows what is to come)",
+                param_hint="--now",
+            )
         services.projections.catch_up(["deadlines"])
         done = services.rules.run_once(moment)
         services.projections.catch_up(["notifications"])
@@ -77,7 +87,12 @@ def run_once(
 
 @rules_app.command("run")
 def run(
-    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between passes")] = 30.0,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0, help="Seconds between passes (default: MEDIATION_RULES_INTERVAL, or 30)"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate the rules and send the webhooks every INTERVAL seconds until stopped (for
     multi-process deployments); a failing pass is logged and tried again next time."""
@@ -91,7 +106,8 @@ def run(
     from mediation.bootstrap import run_rules_forever  # the composition root
 
     with _services() as services:
-        run_rules_forever(services, stop, interval, own_deadlines=True)
+        every = interval if interval is not None else services.settings.rules_interval
+        run_rules_forever(services, stop, every, own_deadlines=True)
 
 
 @rules_app.command("simulate")

@@ -2,10 +2,13 @@
 
 Delivery is at least once, through an outbox. A pass first copies the notifications of
 centers with a webhook, newer than what it copied before, into `webhook_deliveries` (keyed by
-center and notification, so nothing is queued twice); then it POSTs the due ones. Each is
-claimed for a while before it is sent, so two workers do not send it at the same time, and a
-worker that dies while sending leaves it to be sent again once the claim runs out. A failure
-is retried later and later (BACKOFF), and given up after MAX_ATTEMPTS.
+center and notification, so nothing is queued twice); then it POSTs the due ones, one at a
+time. Each is claimed just before it is sent, for longer than a POST may take (DEADLINE), so
+two workers do not send it at the same time, and a worker that dies while sending leaves it
+to be sent again once the claim runs out. A failure, whatever it is (no answer, an error
+status, a URL the client cannot even send to), is recorded on that delivery alone and retried
+later and later (BACKOFF); a delivery is given up after MAX_ATTEMPTS, also when its senders
+died each time.
 
 A receiver tells repeats apart by the `X-Mediation-Delivery` header, and checks that the body
 came from this service with the HMAC-SHA256 in `X-Mediation-Signature`, under the secret it
@@ -14,12 +17,13 @@ was given when the webhook was set. Bodies carry no personal data of the parties
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -59,12 +63,14 @@ from mediation.rules.notifications import NotificationsView, NotificationTables
 log = logging.getLogger("mediation.webhooks")
 
 URL_LENGTH = 2000
-TIMEOUT = 5.0  # seconds for one POST
+TIMEOUT = 5.0  # seconds for each step of a POST (connect, write, each read)
+DEADLINE = 10.0  # seconds for a whole POST: a receiver answering a byte at a time is cut off
 CLAIM = timedelta(minutes=2)  # a claimed delivery is left to others after this (sender died)
 BACKOFF = (1, 2, 5, 10, 30, 60)  # minutes before the 2nd, 3rd... attempt; then every hour
 MAX_ATTEMPTS = 12  # about seven hours of trying
 ENQUEUE_LIMIT = 500  # notifications copied per center and pass
 SEND_LIMIT = 50  # deliveries sent per pass
+CLAIM_CANDIDATES = 10  # due deliveries looked at per claim (others may take the first ones)
 
 webhooks_metadata = MetaData()
 hooks = Table(
@@ -111,16 +117,27 @@ class Centers(Protocol):
 
 
 class HttpPoster:
-    """POSTs over HTTP(S) with httpx2; redirects are not followed (a hook names its final URL)."""
+    """POSTs over HTTP(S) with httpx2; redirects are not followed (a hook names its final URL).
 
-    def __init__(self, timeout: float = TIMEOUT) -> None:
-        self._client = httpx2.Client(timeout=timeout, follow_redirects=False)
+    httpx's timeouts bound each step of a request, not the whole: a receiver that answers a
+    byte every few seconds would hold a POST for as long as it likes. Each POST runs in an
+    event loop of its own and is cancelled at `deadline` (TimeoutError)."""
+
+    def __init__(self, timeout: float = TIMEOUT, deadline: float = DEADLINE) -> None:
+        self._timeout = timeout
+        self._deadline = deadline
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        return self._client.post(url, content=body, headers=dict(headers)).status_code
+        return asyncio.run(self._post(url, body, headers))
+
+    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        async with httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+            async with asyncio.timeout(self._deadline):
+                response = await client.post(url, content=body, headers=dict(headers))
+        return response.status_code
 
     def close(self) -> None:
-        self._client.close()
+        pass
 
 
 @dataclass(frozen=True)
@@ -151,6 +168,8 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def checked_url(url: str) -> str:
+    """A webhook URL the client can send to: http(s), a host that is a valid DNS name (or an
+    address), a port in range, no credentials."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -159,6 +178,14 @@ def checked_url(url: str) -> str:
         raise InvalidFieldError("url", f"must be at most {URL_LENGTH} characters")
     if CONTROL_CHARACTERS.search(url):
         raise InvalidFieldError("url", "must not contain control characters")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidFieldError("url", "must not carry a user name or password (it is shown)")
+    try:
+        parts.port  # noqa: B018 (raises for a port out of range)
+        parts.hostname.encode("idna")  # a label over 63 characters, an empty label...
+        httpx2.URL(url)
+    except (ValueError, UnicodeError, httpx2.InvalidURL) as error:
+        raise InvalidFieldError("url", f"{url!r} cannot be sent to: {error}") from None
     return url
 
 
@@ -308,11 +335,19 @@ class Webhooks:
         return len(rows)
 
     def send_due(self, now: datetime, limit: int = SEND_LIMIT) -> list[Attempt]:
-        """POST every delivery due at `now` (at most `limit`), and record how each went."""
-        claimed = self._claim(now, limit)
-        return [self._send(row, now) for row in claimed]
+        """POST the deliveries due at `now` (at most `limit`), one at a time, each claimed
+        just before it is sent; record how each went."""
+        attempts = []
+        for _ in range(limit):
+            row = self._claim_next(now)
+            if row is None:
+                break
+            attempts.append(self._send(row, now))
+        return attempts
 
-    def _claim(self, now: datetime, limit: int) -> Sequence[Row[Any]]:
+    def _claim_next(self, now: datetime) -> Row[Any] | None:
+        """The earliest delivery due, claimed for CLAIM (its attempt counted); None when none
+        is due. One whose senders died MAX_ATTEMPTS times is given up on the way."""
         d = deliveries
         query = (
             select(
@@ -321,21 +356,31 @@ class Webhooks:
             .join(hooks, hooks.c.center == d.c.center)
             .where(d.c.state == DeliveryState.PENDING, d.c.next_attempt_at <= now)
             .order_by(d.c.next_attempt_at, d.c.notification)
-            .limit(limit)
+            .limit(CLAIM_CANDIDATES)
         )
         if self._postgres:  # two senders take different rows
             query = query.with_for_update(of=d, skip_locked=True)
-        claimed = []
         with self.engine.begin() as conn:
             for row in conn.execute(query).all():
+                if row.attempts >= MAX_ATTEMPTS:  # claimed each time by a sender that died
+                    conn.execute(
+                        update(d)
+                        .where(_key(row), d.c.attempts == row.attempts)
+                        .values(
+                            state=DeliveryState.FAILED,
+                            finished_at=now,
+                            last_error=f"given up after {row.attempts} attempts",
+                        )
+                    )
+                    continue
                 taken = conn.execute(  # unless another sender claimed it since the select
                     update(d)
                     .where(_key(row), d.c.attempts == row.attempts)
                     .values(attempts=row.attempts + 1, next_attempt_at=now + CLAIM)
                 ).rowcount
                 if taken:
-                    claimed.append(row)
-        return claimed
+                    return row
+        return None
 
     def _send(self, row: Row[Any], now: datetime) -> Attempt:
         body = row.body.encode()
@@ -350,8 +395,9 @@ class Webhooks:
             status = self.poster.post(row.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except (OSError, httpx2.HTTPError) as failure:
+        except Exception as failure:  # whatever it is, this delivery's alone: the rest go on
             error = f"{type(failure).__name__}: {failure}"[:500]
+        now = max(now, self.clock.now())  # a retry waits from this attempt, not the pass's start
         attempts = row.attempts + 1
         if error is None:
             values: dict[str, Any] = {"state": DeliveryState.DELIVERED, "finished_at": now}
@@ -367,10 +413,14 @@ class Webhooks:
                 attempts,
                 error,
             )
-        with self.engine.begin() as conn:  # unless another sender took it over meanwhile
-            conn.execute(
+        with self.engine.begin() as conn:  # unless another sender took it over, or the
+            conn.execute(  # webhook was removed (the delivery given up) meanwhile
                 update(deliveries)
-                .where(_key(row), deliveries.c.attempts == attempts)
+                .where(
+                    _key(row),
+                    deliveries.c.attempts == attempts,
+                    deliveries.c.state == DeliveryState.PENDING,
+                )
                 .values(values)
             )
         return Attempt(
