@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from typing import ClassVar
 
 from mediation.domain.errors import InvalidFieldError
@@ -38,6 +38,28 @@ def _check_text(field: str, value: str | None, limit: int) -> None:
         raise InvalidFieldError(field, "must not contain control characters")
 
 
+# Half of a UTF-16 surrogate pair, alone: JSON may carry one (`"\\ud800"`), but it is no
+# character, and no text holding it can be stored or hashed (it was a 500, not a 422).
+LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def _check_unicode(field: str, value: object) -> None:
+    """Refuse a lone surrogate anywhere in a field's value (text, or text within it)."""
+    if isinstance(value, str):
+        if LONE_SURROGATES.search(value):
+            raise InvalidFieldError(field, "must be valid Unicode text (a lone surrogate)")
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            _check_unicode(f"{field}[{index}]", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(f"{field}.{key}", key)
+            _check_unicode(f"{field}.{key}", item)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for spec in fields(value):
+            _check_unicode(f"{field}.{spec.name}", getattr(value, spec.name))
+
+
 def _check_positive(field: str, value: int, limit: int) -> None:
     if not 1 <= value <= limit:
         raise InvalidFieldError(field, f"must be between 1 and {limit}")
@@ -52,9 +74,11 @@ class Command:
 
     def validate(self) -> None:
         for spec in fields(self):
+            value = getattr(self, spec.name)
+            _check_unicode(spec.name, value)
             limit = self.TEXT_LIMITS.get(spec.name)
             if limit is not None:
-                _check_text(spec.name, getattr(self, spec.name), limit)
+                _check_text(spec.name, value, limit)
 
 
 @dataclass(frozen=True)
