@@ -10,12 +10,13 @@ import pytest
 
 from mediation.domain import VOCABULARY
 from mediation.domain import commands as c
-from mediation.domain.breaches import supervision_overdue_at
+from mediation.domain.breaches import candidates, supervision_overdue_at
 from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.domain.case import Case
 from mediation.domain.errors import (
     ActionNotAllowedError,
     BreachEscalatedAlreadyError,
+    BreachGoneError,
     InvalidFieldError,
     PermissionDeniedError,
     RuleViolationError,
@@ -270,19 +271,37 @@ def test_a_deadline_rule_escalates_as_a_named_system_actor(desk: Desk) -> None:
     assert case.escalation_level == 1
 
 
+def breach_keys(desk: Desk, case: Case, prefix: str) -> list[str]:
+    found = candidates(case, desk.workflow.definition, desk.ctx.calendar)
+    return [breach.key for breach in found if breach.key.startswith(prefix)]
+
+
 def test_a_rule_escalates_each_breach_exactly_once(desk: Desk) -> None:
     case = desk.register()
     rule = Actor.rule("deadline", desk.TOWN)
-    breach = c.EscalateBreach("intake_decision:1", "intake decision overdue")
+    first, second = breach_keys(desk, case, "deadline:intake_decision:")
+    breach = c.EscalateBreach(first, "intake decision overdue")
     desk.do(case, breach, rule)
 
     with pytest.raises(BreachEscalatedAlreadyError):
         desk.do(case, breach, rule)
 
-    assert case.breaches == ["intake_decision:1"]
+    assert case.breaches == [first]
     assert case.escalation_level == 1
-    desk.do(case, c.EscalateBreach("intake_decision:2", "overdue again"), rule)
-    assert (case.escalated_to, case.breaches[-1]) == (desk.CITY, "intake_decision:2")
+    desk.do(case, c.EscalateBreach(second, "overdue again"), rule)
+    assert (case.escalated_to, case.breaches[-1]) == (desk.CITY, second)
+
+
+def test_a_rule_may_not_escalate_a_breach_the_case_no_longer_has(desk: Desk) -> None:
+    case = desk.register(risk=Risk.RED)
+    rule = Actor.rule("red_risk", desk.TOWN)
+    [red] = breach_keys(desk, case, "risk:red:")
+    desk.do(case, c.GradeRisk(Risk.LOW, "the parties were reconciled"))  # after the rule looked
+
+    for key in (red, "deadline:nothing:like:this"):
+        with pytest.raises(BreachGoneError):
+            desk.do(case, c.EscalateBreach(key, "risk graded red"), rule)
+    assert (case.escalation_level, case.breaches) == (0, [])
 
 
 def test_a_rules_actor_may_not_decide_the_case_itself(desk: Desk) -> None:

@@ -9,12 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from mediation.domain import commands as c
+from mediation.domain.breaches import candidates
 from mediation.domain.case import Case
 from mediation.domain.chain import GENESIS
 from mediation.domain.clocks import add_days, clock_changes
 from mediation.domain.errors import (
     ActionNotAllowedError,
     BreachEscalatedAlreadyError,
+    BreachGoneError,
     InvalidFieldError,
     PermissionDeniedError,
     RuleViolationError,
@@ -280,6 +282,8 @@ def _escalate_breach(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.EscalateBreach)
     if cmd.breach in case.breaches:
         raise BreachEscalatedAlreadyError(cmd.breach)
+    if cmd.breach not in {b.key for b in candidates(case, ctx.workflow.definition, ctx.calendar)}:
+        raise BreachGoneError(cmd.breach)
     decision = _escalate(case, c.Escalate(reason=cmd.reason), ctx)
     return Decision(Case.Escalated, {**decision.data, "breach": cmd.breach})
 

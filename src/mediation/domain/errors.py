@@ -79,6 +79,14 @@ class DuplicateError(ConflictError):
 class BreachEscalatedAlreadyError(ConflictError):
     """A rule found this breach escalated before: nothing more to do, exactly once."""
 
-    def __init__(self, breach: str) -> None:
-        super().__init__(f"breach {breach} was escalated already")
+    def __init__(self, breach: str, detail: str = "was escalated already") -> None:
+        super().__init__(f"breach {breach} {detail}")
         self.breach = breach
+
+
+class BreachGoneError(BreachEscalatedAlreadyError):
+    """The breach a rule saw is no longer the case's: someone acted on the case meanwhile (the
+    deadline's clock stopped, the risk graded down). The rule looks at the case again."""
+
+    def __init__(self, breach: str) -> None:
+        super().__init__(breach, "is no longer the case's (it changed meanwhile)")
