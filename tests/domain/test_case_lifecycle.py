@@ -232,6 +232,24 @@ def test_an_instruction_due_on_the_calendars_last_day_never_falls_due() -> None:
     )
 
 
+def test_an_agreement_signed_before_its_mediation_began_is_refused(desk: Desk) -> None:
+    case = desk.register()
+    desk.now += timedelta(days=3)
+    desk.walk(case, "mediating")  # routed three days after the registration
+    began = desk.ctx.today
+    parties = tuple(case.party_ids())
+    for party in parties:
+        desk.do(case, c.RecordConsent(party, True))
+
+    for signed_on in (began - timedelta(days=1), date(2001, 1, 1)):
+        with pytest.raises(InvalidFieldError, match=f"before mediation began \\({began}\\)"):
+            desk.do(case, c.ReachAgreement("pays 500 yuan", parties, signed_on=signed_on))
+    desk.do(case, c.ReachAgreement("pays 500 yuan", parties, signed_on=began))
+
+    assert case.agreement is not None
+    assert case.agreement["effective_on"] == began
+
+
 def test_amending_changes_the_named_fields_only(desk: Desk) -> None:
     case = desk.register()
 

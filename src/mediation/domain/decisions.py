@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -233,12 +233,29 @@ def _reach_agreement(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     effective_on = cmd.signed_on or ctx.today
     if effective_on > ctx.today:
         raise InvalidFieldError("signed_on", "must not be in the future")
+    began = _mediation_began(case, cmd.ACTION, ctx)
+    if effective_on < began:
+        raise InvalidFieldError("signed_on", f"must not be before mediation began ({began})")
     local_now = ctx.now.astimezone(ctx.calendar.zone)
     anchor = (
         ctx.now if effective_on == ctx.today else datetime.combine(effective_on, local_now.timetz())
     )
     data = {"terms": cmd.terms, "signed_by": list(cmd.signed_by), "effective_on": effective_on}
     return Decision(Case.AgreementReached, data, clock_anchor=anchor)
+
+
+def _mediation_began(case: Case, action: str, ctx: Context) -> date:
+    """The day this mediation began where the centers are: when the clocks that `action` stops
+    started (the mediation deadline's, from routing, a transfer received or a reopening), and
+    never before the case was registered. An agreement signed earlier would start its
+    follow-up and confirmation deadlines already past."""
+    zone = ctx.calendar.zone
+    began = case.created_on.astimezone(zone).date()
+    for name, clock in case.clocks.items():
+        spec = ctx.workflow.definition.clocks.get(name)
+        if spec is not None and action in spec.stops:
+            began = max(began, clock["started_at"].astimezone(zone).date())
+    return began
 
 
 def _confirm_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:

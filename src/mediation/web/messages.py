@@ -35,6 +35,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"must not be after the decision's date", N_("must not be after the decision's date")),
         (r"must not be in the future", N_("must not be in the future")),
         (r"must not be in the past", N_("must not be in the past")),
+        (r"must not be before mediation began", N_("must not be before the mediation began")),
         (r"must be within (?P<n>\d+) days from today", N_("must be within %(n)s days from today")),
         (r"must not be before (from|since)", N_("must not be before the start date")),
         (r"must be one of |is not a (phase|status) of", N_("choose one of the options")),
