@@ -57,6 +57,23 @@ def test_routing_escalates_after_the_days_its_complexity_allows(
     assert [e.rule for e in late] == ["deadline_routing"]
 
 
+@pytest.mark.parametrize(("complexity", "days"), [(Complexity.SIMPLE, 1), (Complexity.COMPLEX, 20)])
+def test_routing_a_case_whose_complexity_was_amended_escalates_after_its_new_days(
+    rules: Rules, register: Register, clock: FakeClock, org: Org, complexity: Complexity, days: int
+) -> None:
+    case_id = register(complexity=Complexity.GENERAL)  # 7 days to route
+    rules.services.cases.act(case_id, c.Accept(), org.actors["clerk"])
+    accepted = clock.now()
+    clock.advance(hours=2)
+    rules.services.cases.act(case_id, c.Amend(complexity=complexity), org.actors["clerk"])
+
+    early = rules.run(accepted + timedelta(days=days) - timedelta(minutes=1))
+    late = rules.run(accepted + timedelta(days=days, minutes=1))
+
+    assert early == []
+    assert [e.rule for e in late] == ["deadline_routing"]
+
+
 def test_a_transfer_not_received_within_three_days_escalates(
     rules: Rules, register: Register, clock: FakeClock, org: Org
 ) -> None:

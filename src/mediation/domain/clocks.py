@@ -45,3 +45,30 @@ def _start(
 ) -> dict[str, Any]:
     due = add_days(anchor, spec.days_for(complexity), spec.unit, calendar)
     return {"started_at": anchor, "due_at": due}
+
+
+def retimed(
+    workflow: Workflow,
+    running: Mapping[str, Any],
+    before: str,
+    after: str,
+    calendar: WorkingCalendar = WEEKDAYS_ONLY,
+    extended: Mapping[str, int] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The running clocks whose length depends on a case's complexity, due again from their
+    start by the `after` complexity's days (routing: 1 day simple, 7 general, 20 complex).
+    An extended clock keeps its due moment: the extension was agreed on it."""
+    specs = workflow.definition.clocks
+    found: dict[str, dict[str, Any]] = {}
+    for name, clock in running.items():
+        spec = specs.get(name)
+        if spec is None or (extended or {}).get(name):
+            continue
+        days = spec.days_for(after)
+        if days != spec.days_for(before):
+            started = clock["started_at"]
+            found[name] = {
+                "started_at": started,
+                "due_at": add_days(started, days, spec.unit, calendar),
+            }
+    return found

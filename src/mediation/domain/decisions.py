@@ -12,7 +12,7 @@ from mediation.domain import commands as c
 from mediation.domain.breaches import candidates
 from mediation.domain.case import Case
 from mediation.domain.chain import GENESIS
-from mediation.domain.clocks import add_days, clock_changes
+from mediation.domain.clocks import add_days, clock_changes, retimed
 from mediation.domain.errors import (
     ActionNotAllowedError,
     BreachEscalatedAlreadyError,
@@ -38,6 +38,7 @@ class Decision:
     event: type[Case.Event]
     data: dict[str, Any] = field(default_factory=dict)
     clock_anchor: datetime | None = None
+    retimed: dict[str, dict[str, Any]] = field(default_factory=dict)  # running clocks, due anew
 
 
 def register_case(
@@ -89,6 +90,7 @@ def execute(case: Case, command: c.Command, actor: Actor, ctx: Context) -> None:
         final,
         ctx.calendar,
     )
+    started |= {name: clock for name, clock in decision.retimed.items() if name not in stopped}
     case.trigger_event(
         decision.event,
         timestamp=ctx.now,
@@ -162,12 +164,23 @@ def _mediator(case: Case, mediator: str, ctx: Context) -> str:
     return mediator
 
 
-def _amend(case: Case, cmd: c.Command, _ctx: Context) -> Decision:
+def _amend(case: Case, cmd: c.Command, ctx: Context) -> Decision:
+    """The changed fields; a new complexity also moves the deadlines that depend on it."""
     assert isinstance(cmd, c.Amend)
     names = ("summary", "dispute_type", "channel", "place", "complexity")
     changes = {n: str(getattr(cmd, n)) for n in names if getattr(cmd, n) is not None}
     parties = number_parties(cmd.parties) if cmd.parties is not None else None
-    return Decision(Case.Amended, {"changes": changes, "parties": parties})
+    moved = {}
+    if "complexity" in changes:
+        moved = retimed(
+            ctx.workflow,
+            case.clocks,
+            case.complexity,
+            changes["complexity"],
+            ctx.calendar,
+            case.extensions,
+        )
+    return Decision(Case.Amended, {"changes": changes, "parties": parties}, retimed=moved)
 
 
 def _grade_risk(_case: Case, cmd: c.Command, _ctx: Context) -> Decision:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
-from mediation.domain.clocks import add_days, clock_changes
+from mediation.domain.clocks import add_days, clock_changes, retimed
 from mediation.workflows import Workflow
 
 EVENT_ACTIONS: dict[type[Case.Event], str] = {
@@ -64,7 +64,8 @@ def deadline_breaches(
         if isinstance(event, Case.Registered):
             complexity = event.complexity
         elif isinstance(event, Case.Amended) and "complexity" in event.changes:
-            complexity = event.changes["complexity"]
+            before, complexity = complexity, event.changes["complexity"]
+            running.update(retimed(workflow, running, before, complexity, calendar))
         moment = event.timestamp
         action = EVENT_ACTIONS.get(type(event), "")
         if isinstance(event, Case.DeadlineExtended) and event.clock in running:
