@@ -86,7 +86,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             workflows,
             party_salt=_party_salt(settings, directory).encode(),
             zone=calendar.zone,
-            extra_views=[DeadlineIndexView(workflows, calendar.zone), NotificationsView()],
+            extra_views=[DeadlineIndexView(workflows, calendar), NotificationsView()],
         )
         tolerate_concurrent_setup(projections.create_schema)
         tolerate_concurrent_setup(lambda: _create_tables(engine))

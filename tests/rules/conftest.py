@@ -32,7 +32,7 @@ class Rules:
 
 
 def build_rules(services: Services, clock: FakeClock) -> Rules:
-    view = DeadlineIndexView(services.workflows, services.cases.calendar.zone)
+    view = DeadlineIndexView(services.workflows, services.cases.calendar)
     projections = Projections(services.engine, services.cases, [view])
     projections.create_schema()
     engine = RulesEngine(services.cases, DeadlineIndex(projections), clock)

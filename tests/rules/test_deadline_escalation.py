@@ -295,5 +295,9 @@ def test_working_day_deadlines_skip_weekends_and_holidays(
         assert case.deadlines[0].due_at == datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
         assert rules.run(holiday) == []
         assert [e.rule for e in rules.run(next_working_day)] == ["deadline_intake_decision"]
+        # The second overdue period is one working day too: Friday 9 October, 10:00.
+        second = datetime(2026, 10, 9, 2, 0, tzinfo=UTC)
+        assert rules.run(second - timedelta(minutes=1)) == []
+        assert [e.to_center for e in rules.run(second + timedelta(minutes=1))] == ["city"]
     finally:
         services.close()

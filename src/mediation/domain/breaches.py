@@ -27,18 +27,41 @@ class Breach:
     reason: str
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run of a clock: when it started, when it falls due, how many times it was extended
+    and in which days it counts ("calendar" or "working")."""
+
+    name: str
+    started: datetime
+    due: datetime
+    extensions: int = 0
+    unit: str = "calendar"
+
+
 def deadline_periods(
-    name: str, started: datetime, due: datetime, periods: int, extensions: int = 0
+    run: Run, periods: int, calendar: WorkingCalendar
 ) -> list[tuple[str, datetime]]:
-    """Each overdue period of a clock run: its key and the moment it begins.
+    """Each overdue period of a clock run: its key and the moment it begins, each period as
+    long as the run, in its own days (working days skip weekends and holidays here too).
 
     A run extended `extensions` times has keys of its own from its new due moment on: the
     extended deadline passing is a breach again, even when the first one was escalated
     before the parties agreed to extend it (a run never extended keeps the keys it always
     had, which the cases already escalated record)."""
-    length = max(due - started, timedelta(0))
-    run = f"{started.isoformat()}:e{extensions}" if extensions else started.isoformat()
-    return [(f"deadline:{name}:{run}:{n}", due + length * (n - 1)) for n in range(1, periods + 1)]
+    started = run.started.isoformat()
+    key = (
+        f"deadline:{run.name}:{started}:e{run.extensions}"
+        if run.extensions
+        else f"deadline:{run.name}:{started}"
+    )
+    if run.unit == "calendar":
+        length = max(run.due - run.started, timedelta(0))
+        moments = [run.due + length * (n - 1) for n in range(1, periods + 1)]
+    else:
+        days = calendar.days_between(run.started, run.due, run.unit)
+        moments = [calendar.add(run.due, days * (n - 1), run.unit) for n in range(1, periods + 1)]
+    return [(f"{key}:{n}", at) for n, at in enumerate(moments, start=1)]
 
 
 def risk_key(since: datetime) -> str:
@@ -63,9 +86,12 @@ def candidates(case: Case, definition: Definition, calendar: WorkingCalendar) ->
         return
     periods = definition.escalation.overdue_periods
     for name, clock in case.clocks.items():
-        rule = definition.clocks[name].rule if name in definition.clocks else name
+        spec = definition.clocks.get(name)
+        rule = spec.rule if spec is not None else name
+        unit = spec.unit if spec is not None else "calendar"
         extended = case.extensions.get(name, 0)
-        keyed = deadline_periods(name, clock["started_at"], clock["due_at"], periods, extended)
+        run = Run(name, clock["started_at"], clock["due_at"], extended, unit)
+        keyed = deadline_periods(run, periods, calendar)
         for number, (key, at) in enumerate(keyed, start=1):
             ordinal = "" if number == 1 else f" (overdue period {number})"
             reason = f"deadline '{name}' passed at {clock['due_at'].isoformat()}{ordinal}: {rule}"

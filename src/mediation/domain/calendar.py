@@ -23,6 +23,14 @@ class WorkingCalendar:
             return True
         return day.weekday() not in WEEKEND and day not in self.holidays
 
+    def days_between(self, start: datetime, end: datetime, unit: str) -> int:
+        """How many days of `unit` `add` counts from `start` to reach `end`'s day (0 if none)."""
+        first, last = start.astimezone(self.zone).date(), end.astimezone(self.zone).date()
+        span = (last - first).days
+        if unit == "calendar":
+            return max(span, 0)
+        return sum(self.is_working_day(first + timedelta(days=n)) for n in range(1, span + 1))
+
     def add(self, start: datetime, days: int, unit: str) -> datetime:
         """`days` calendar days after `start`, or the same time `days` working days later."""
         if unit == "calendar":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from mediation.domain.breaches import Run, deadline_periods
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
 from mediation.domain.clocks import add_days, clock_changes, retimed
@@ -56,7 +57,6 @@ def deadline_breaches(
 ) -> list[SimulatedBreach]:
     """The deadline breaches the history would have had under `workflow`'s clocks, up to `until`."""
     final_statuses = {s for s, spec in workflow.definition.statuses.items() if spec.final}
-    periods = workflow.definition.escalation.overdue_periods
     running: dict[str, dict[str, datetime]] = {}
     complexity = "general"
     breaches: list[SimulatedBreach] = []
@@ -83,10 +83,10 @@ def deadline_breaches(
             calendar,
         )
         for name in stopped:
-            breaches += _passed(name, running.pop(name), moment, periods)
+            breaches += _passed(workflow, calendar, name, running.pop(name), moment)
         running.update(started)
     for name, clock in running.items():
-        breaches += _passed(name, clock, until, periods)
+        breaches += _passed(workflow, calendar, name, clock, until)
     return sorted(breaches)
 
 
@@ -98,11 +98,18 @@ def _anchor(event: Case.Event) -> datetime:
 
 
 def _passed(
-    name: str, clock: dict[str, datetime], stopped_at: datetime, periods: int
+    workflow: Workflow,
+    calendar: WorkingCalendar,
+    name: str,
+    clock: dict[str, datetime],
+    stopped_at: datetime,
 ) -> list[SimulatedBreach]:
-    due, started = clock["due_at"], clock["started_at"]
-    length = max(due - started, timedelta(0))
-    moments = (due + length * n for n in range(periods))
+    """The overdue periods of a clock run that began before it stopped, as the rules count them."""
+    spec = workflow.definition.clocks.get(name)
+    run = Run(name, clock["started_at"], clock["due_at"], 0, spec.unit if spec else "calendar")
+    periods = deadline_periods(run, workflow.definition.escalation.overdue_periods, calendar)
     return [
-        SimulatedBreach(at, name, n) for n, at in enumerate(moments, start=1) if at <= stopped_at
+        SimulatedBreach(at, name, n)
+        for n, (_key, at) in enumerate(periods, start=1)
+        if at <= stopped_at
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,11 +24,13 @@ from sqlalchemy import (
 
 from mediation.domain.breaches import (
     RED,
+    Run,
     deadline_periods,
     risk_key,
     supervision_key,
     supervision_overdue_at,
 )
+from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
 from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
@@ -50,13 +52,15 @@ class DeadlineIndexView(View[IndexTables]):
 
     name = "deadlines"
     partitionable = True
-    # 2: the keys of extended clock runs, and red graded again while red (December 2026).
+    # 2: the keys of extended clock runs, red graded again while red, and the second overdue
+    # period of a working-day clock in working days (December 2026).
     fold_version = 2
 
-    def __init__(self, workflows: WorkflowRegistry, zone: tzinfo) -> None:
+    def __init__(self, workflows: WorkflowRegistry, calendar: WorkingCalendar) -> None:
         super().__init__()
         self._workflows = workflows
-        self._zone = zone
+        self._calendar = calendar
+        self._zone = calendar.zone
 
     def define(self, metadata: MetaData, suffix: str) -> IndexTables:
         cases = Table(
@@ -87,7 +91,32 @@ class DeadlineIndexView(View[IndexTables]):
         conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(ids)))
         conn.execute(delete(tables.timers).where(tables.timers.c.case_id.in_(ids)))
         insert_rows(conn, tables.cases, [{"case_id": i, "state": s} for i, s in states.items()])
-        insert_rows(conn, tables.timers, [t for i, s in states.items() for t in _timers(i, s)])
+        timers = [t for i, s in states.items() for t in self._timers(i, s)]
+        insert_rows(conn, tables.timers, timers)
+
+    def _timers(self, case_id: UUID, state: State) -> list[dict[str, Any]]:
+        """Every breach key not escalated yet, with the moment it falls due."""
+        if not state["open"]:
+            return []
+        clocks = self._workflows.get(state["workflow"]).definition.clocks
+        due: dict[str, datetime] = {}
+        for name, clock in state["clocks"].items():
+            run = Run(
+                name,
+                datetime.fromisoformat(clock["started_at"]),
+                datetime.fromisoformat(clock["due_at"]),
+                clock.get("extensions", 0),
+                clocks[name].unit if name in clocks else "calendar",
+            )
+            due.update(deadline_periods(run, state["periods"], self._calendar))
+        for key, at in {**state["risk"], **state["timers"]}.items():
+            due[key] = datetime.fromisoformat(at)
+        escalated = set(state["escalated"])
+        return [
+            {"case_id": case_id, "key": key, "due_at": at}
+            for key, at in sorted(due.items())
+            if key not in escalated
+        ]
 
     def _fold(self, state: State, event: Case.Event) -> None:
         if isinstance(event, Case.Registered):
@@ -135,28 +164,6 @@ def _new_state() -> State:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def _timers(case_id: UUID, state: State) -> list[dict[str, Any]]:
-    """Every breach key not escalated yet, with the moment it falls due."""
-    if not state["open"]:
-        return []
-    due: dict[str, datetime] = {}
-    for name, clock in state["clocks"].items():
-        started, until = (
-            datetime.fromisoformat(clock["started_at"]),
-            datetime.fromisoformat(clock["due_at"]),
-        )
-        extended = clock.get("extensions", 0)
-        due.update(deadline_periods(name, started, until, state["periods"], extended))
-    for key, at in {**state["risk"], **state["timers"]}.items():
-        due[key] = datetime.fromisoformat(at)
-    escalated = set(state["escalated"])
-    return [
-        {"case_id": case_id, "key": key, "due_at": at}
-        for key, at in sorted(due.items())
-        if key not in escalated
-    ]
 
 
 class DeadlineIndex:
