@@ -131,6 +131,36 @@ def test_a_transfer_received_without_a_mediator_leaves_the_case_unassigned(desk:
     assert case.mediator is None
 
 
+def test_no_mediator_works_a_case_until_one_is_assigned_to_it(desk: Desk) -> None:
+    case = desk.do(desk.walk(desk.register(), "transfer_pending"), c.ReceiveTransfer())
+
+    for mediator in (desk.mediator, desk.other_mediator):
+        with pytest.raises(PermissionDeniedError, match="no mediator yet"):
+            desk.do(case, c.RecordConsent("p1", True), mediator)
+    desk.do(case, c.AssignMediator(desk.mediator.user, "the unit named none"), desk.clerk)
+    desk.do(case, c.RecordConsent("p1", True), desk.mediator)
+
+    assert case.consents == {"p1": True}
+
+
+def test_a_case_awaiting_a_transfer_may_be_amended(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "transfer_pending")
+
+    desk.do(case, c.Amend(summary="wages unpaid since May"))
+
+    assert (case.status, case.summary) == ("transfer_pending", "wages unpaid since May")
+
+
+def test_a_case_withdrawn_while_a_transfer_is_offered_keeps_no_pending_transfer(
+    desk: Desk,
+) -> None:
+    case = desk.walk(desk.register(), "transfer_pending")
+
+    desk.do(case, c.Withdraw("settled between themselves"))
+
+    assert (case.status, case.transfer) == ("closed", None)
+
+
 def test_a_returned_transfer_goes_back_to_routing(desk: Desk) -> None:
     case = desk.walk(desk.register(), "transfer_pending")
 
@@ -185,6 +215,20 @@ def test_a_reopened_case_returns_to_mediation_without_its_agreement(desk: Desk) 
     assert case.closed_at is None
     assert case.agreement is None
     assert case.follow_ups == []
+
+
+def test_a_reopened_mediation_needs_each_partys_consent_again(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "closed")
+    desk.do(case, c.Reopen("the agreement was found unfair"), desk.supervisor)
+    parties = tuple(case.party_ids())
+
+    with pytest.raises(RuleViolationError, match=r"PML art\. 17"):
+        desk.do(case, c.ReachAgreement("pays 800 yuan", parties))
+    for party in parties:
+        desk.do(case, c.RecordConsent(party, True))
+    desk.do(case, c.ReachAgreement("pays 800 yuan", parties))
+
+    assert case.status == "agreement_in_force"
 
 
 def test_notes_and_documents_record_who_added_them(desk: Desk) -> None:

@@ -243,6 +243,25 @@ def test_a_supervision_instruction_escalates_when_its_day_ends(
     assert [e.rule for e in rules.run(day_ends + timedelta(minutes=1))] == ["supervision"]
 
 
+def test_an_instruction_given_before_the_case_closed_does_not_escalate_after_it_reopens(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    cases, sup = rules.services.cases, org.actors["sup"]
+    case_id = register()
+    cases.act(case_id, c.Accept(), org.actors["clerk"])
+    cases.act(case_id, c.Route("mia"), org.actors["clerk"])
+    due = clock.now().date() + timedelta(days=2)
+    cases.act(case_id, c.Supervise("三日内回复 reply", due), sup)
+    cases.act(case_id, c.Withdraw("settled at home"), org.actors["clerk"])
+    clock.advance(days=10)  # long past the instruction's day
+    cases.act(case_id, c.Reopen("the agreement at home broke down"), sup)
+    later = clock.now().date() + timedelta(days=1)
+    cases.act(case_id, c.Supervise("report on the new mediation", later), sup)
+
+    assert [e.rule for e in rules.run(clock.now() + timedelta(minutes=1))] == []
+    assert [e.rule for e in rules.run(clock.now() + timedelta(days=2))] == ["supervision"]
+
+
 def test_a_closed_case_escalates_nothing(
     rules: Rules, register: Register, clock: FakeClock, org: Org
 ) -> None:

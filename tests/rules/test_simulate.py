@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from mediation.domain import VOCABULARY
@@ -68,3 +68,27 @@ def test_the_same_definition_reports_no_difference(
     same = rules.services.workflows.get("dispute@1")
 
     assert list(simulate(rules.services.cases, same, until=clock.now())) == []
+
+
+def test_an_agreement_dated_the_day_before_starts_the_same_clocks_in_the_simulation(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    cases, clerk, mia = rules.services.cases, org.actors["clerk"], org.actors["mia"]
+    case_id = register()
+    cases.act(case_id, c.Accept(), clerk)
+    cases.act(case_id, c.Route("mia"), clerk)
+    for party in ("p1", "p2"):
+        cases.act(case_id, c.RecordConsent(party, consent=True), mia)
+    # 03:00 in Lhasa is still the day before in UTC: the two calendars' dates differ.
+    clock.moment = datetime(2026, 3, 5, 19, 0, tzinfo=UTC)
+    signed = date(2026, 3, 5)  # yesterday where the centers are
+    agreement = c.ReachAgreement("pay 200", ("p1", "p2"), signed_on=signed)
+    view = cases.act(case_id, agreement, mia).view
+    workflow = rules.services.workflows.get(view.workflow)
+
+    _center, own, _candidate = cases.simulate(case_id, workflow, clock.now() + timedelta(days=60))
+
+    due = {d.clock: d.due_at for d in view.deadlines}
+    simulated = {b.clock: b.at for b in own if b.period == 1}
+    assert simulated["follow_up"] == due["follow_up"]
+    assert simulated["judicial_confirmation"] == due["judicial_confirmation"]

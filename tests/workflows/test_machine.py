@@ -26,7 +26,8 @@ ANYTIME_WHILE_OPEN = {
 ALLOWED = {
     "registered": ANYTIME_WHILE_OPEN | {"amend", "accept", "reject"},
     "awaiting_routing": ANYTIME_WHILE_OPEN | {"amend", "route", "transfer"},
-    "transfer_pending": ANYTIME_WHILE_OPEN | {"receive_transfer", "return_transfer"},
+    # amend: domain.md allows it in the routing phase, which a pending transfer is in
+    "transfer_pending": ANYTIME_WHILE_OPEN | {"amend", "receive_transfer", "return_transfer"},
     "mediating": ANYTIME_WHILE_OPEN
     | {
         "record_consent",

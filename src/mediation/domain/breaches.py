@@ -99,7 +99,10 @@ def candidates(case: Case, definition: Definition, calendar: WorkingCalendar) ->
     if case.risk == RED and case.risk_since is not None:
         reason = f"risk graded red: {definition.escalation.red_risk}"
         yield Breach(risk_key(case.risk_since), "red_risk", case.risk_since, reason)
+    reopened = case.last_reopened
     for index, supervision in enumerate(case.supervisions):
+        if reopened is not None and supervision["at"] < reopened:
+            continue  # given before the case closed: settled with it
         due = supervision["due"]
         reason = (
             f"supervision instruction due {due} is overdue: {definition.escalation.supervision}"

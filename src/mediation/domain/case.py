@@ -48,10 +48,18 @@ class Case(Aggregate):
         self.supervisions: list[dict[str, Any]] = []
         self.clocks: Clocks = {}
         self.extensions: dict[str, int] = {}
+        self.reopened_at: datetime | None = None  # the last reopening (see `last_reopened`)
         self.head_hash = GENESIS
 
     def party_ids(self) -> list[str]:
         return [party.id for party in self.parties]
+
+    @property
+    def last_reopened(self) -> datetime | None:
+        """When the case was last reopened (None: never). Snapshots taken before this was
+        recorded lack it, as a case never reopened since does."""
+        moment: datetime | None = self.__dict__.get("reopened_at")
+        return moment
 
     class Event(Aggregate.Event):
         """Every fact about a case: who did it, the status it left, the clocks it moved."""
@@ -239,6 +247,7 @@ class Case(Aggregate):
         def record(self, case: Case) -> None:
             case.outcome = "withdrawn"
             case.closed_at = self.timestamp
+            case.transfer = None  # an offer still pending lapses with the case
 
     class JudicialConfirmationRecorded(Event):
         court: str
@@ -279,6 +288,10 @@ class Case(Aggregate):
             case.agreement = None
             case.judicial_confirmation = None
             case.follow_ups = []
+            # A new mediation: each party consents to it afresh (PML art. 17: mediation is
+            # voluntary), and the instructions given before the case closed were settled by it.
+            case.consents = {}
+            case.reopened_at = self.timestamp
 
     class NoteAdded(Event):
         text: str

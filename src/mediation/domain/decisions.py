@@ -113,10 +113,14 @@ def authorize(case: Case, action: str, actor: Actor, ctx: Context) -> None:
         )
     if (
         actor.role == Role.MEDIATOR
-        and case.mediator is not None
         and case.mediator != actor.user
         and action not in SHARED_WITH_OTHER_MEDIATORS
     ):
+        if case.mediator is None:  # received from a transfer with no one named, or not routed
+            raise PermissionDeniedError(
+                f"the case has no mediator yet: a mediator may '{action}' once assigned "
+                "(assign_mediator)"
+            )
         raise PermissionDeniedError(f"only the case's mediator ({case.mediator}) may '{action}'")
 
 

@@ -78,7 +78,7 @@ def deadline_breaches(
             action,
             running,
             complexity,
-            _anchor(event),
+            _anchor(event, calendar),
             event.status in final_statuses,
             calendar,
         )
@@ -90,9 +90,13 @@ def deadline_breaches(
     return sorted(breaches)
 
 
-def _anchor(event: Case.Event) -> datetime:
+def _anchor(event: Case.Event, calendar: WorkingCalendar) -> datetime:
+    """Where the event's clocks started, as the decision placed them: an agreement's at its
+    effective day, at the time of day it was recorded where the centers are."""
     if isinstance(event, Case.AgreementReached):
-        local = event.timestamp
+        local = event.timestamp.astimezone(calendar.zone)
+        if event.effective_on == local.date():
+            return event.timestamp
         return datetime.combine(event.effective_on, local.timetz())
     return event.timestamp
 

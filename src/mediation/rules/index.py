@@ -52,8 +52,9 @@ class DeadlineIndexView(View[IndexTables]):
 
     name = "deadlines"
     partitionable = True
-    # 2: the keys of extended clock runs, red graded again while red, and the second overdue
-    # period of a working-day clock in working days (December 2026).
+    # 2: the keys of extended clock runs, red graded again while red, the second overdue
+    # period of a working-day clock in working days, and the instructions given before a
+    # reopening settled (December 2026).
     fold_version = 2
 
     def __init__(self, workflows: WorkflowRegistry, calendar: WorkingCalendar) -> None:
@@ -147,6 +148,8 @@ class DeadlineIndexView(View[IndexTables]):
             timers[key] = _iso(supervision_overdue_at(event.due, self._zone))
         elif isinstance(event, Case.Escalated) and event.breach is not None:
             state["escalated"].append(event.breach)
+        elif isinstance(event, Case.Reopened):
+            state["timers"] = {}  # the supervision instructions were settled with the closing
         state["open"] = not definition.statuses[event.status].final
         state["periods"] = definition.escalation.overdue_periods
 
