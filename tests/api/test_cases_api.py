@@ -350,7 +350,9 @@ def test_the_actions_list_what_each_caller_may_do_now(
         "withdraw",
         "add_note",
         "attach_document",
+        "answer_supervision",  # blocked: no instruction to answer
     }
+    assert mine["answer_supervision"]["blocked_by"] == "has_unanswered_supervision"
     assert mine["record_consent"]["blocked_by"] is None
     assert mine["schedule_session"]["blocked_by"] == "all_parties_consented"
     assert mine["schedule_session"]["rule"].startswith("PML art. 17")
@@ -360,6 +362,7 @@ def test_the_actions_list_what_each_caller_may_do_now(
         "withdraw",
         "add_note",
         "attach_document",
+        "answer_supervision",
     }
     assert set(available(client, tokens["mo"], case_id)) == {"add_note"}
     assert {"escalate", "supervise"} <= set(available(client, tokens["sup"], case_id))
@@ -453,3 +456,40 @@ def test_chinese_and_tibetan_text_round_trips(client: TestClient, tokens: dict[s
     entries = history(client, tokens["clerk"], case_id)
     assert entries[0]["data"]["summary"] == summary
     assert entries[1]["data"]["text"] == note
+
+
+def test_a_supervision_instruction_is_answered_once_by_its_number(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    case_id = mediating(client, tokens)
+    for text in ("三日内报告进展 report within three days", "约谈双方 meet both parties"):
+        done(
+            act(
+                client,
+                tokens["sup"],
+                case_id,
+                "supervise",
+                {"instruction": text, "due": "2026-03-05"},
+            )
+        )
+
+    def answer(number: int, text: str) -> Any:
+        body = {"number": number, "answer": text}
+        return act(client, tokens["mia"], case_id, "answer_supervision", body)
+
+    first = answer(1, "已约谈双方")
+    again, beyond = answer(1, "again"), answer(3, "?")
+    second = answer(2, "已报告")
+    none_left = answer(2, "once more")
+    case = client.get(case_url(case_id), headers=auth(tokens["clerk"])).json()
+
+    assert (first.status_code, second.status_code) == (200, 200), first.text
+    for refused, reason in ((again, "answered already"), (beyond, "has 2 supervision")):
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "number"]
+        assert reason in refused.json()["detail"][0]["msg"]
+    assert none_left.status_code == 409  # nothing awaits an answer: the guard says so
+    assert [(s["answer"], s["answered_by"]) for s in case["supervisions"]] == [
+        ("已约谈双方", "mia"),
+        ("已报告", "mia"),
+    ]

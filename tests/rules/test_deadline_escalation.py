@@ -243,6 +243,25 @@ def test_a_supervision_instruction_escalates_when_its_day_ends(
     assert [e.rule for e in rules.run(day_ends + timedelta(minutes=1))] == ["supervision"]
 
 
+def test_an_instruction_answered_by_its_day_does_not_escalate_and_one_answered_late_does(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    cases, sup, clerk = rules.services.cases, org.actors["sup"], org.actors["clerk"]
+    case_id = register()
+    cases.act(case_id, c.Accept(), clerk)  # seven days to route: no other deadline meanwhile
+    due = clock.now().date() + timedelta(days=1)
+    cases.act(case_id, c.Supervise("report on the wall", due), sup)
+    cases.act(case_id, c.Supervise("report on the noise", due), sup)
+    cases.act(case_id, c.AnswerSupervision(1, "the wall is repaired"), clerk)
+    day_ends = datetime(due.year, due.month, due.day, 16, 0, tzinfo=UTC)  # midnight in UTC+8
+    clock.moment = day_ends + timedelta(hours=1)
+    cases.act(case_id, c.AnswerSupervision(2, "the noise stopped"), clerk)  # a day late
+
+    escalated = rules.run(day_ends + timedelta(hours=2))
+
+    assert [(e.rule, e.breach) for e in escalated] == [("supervision", "supervision:1")]
+
+
 def test_an_instruction_given_before_the_case_closed_does_not_escalate_after_it_reopens(
     rules: Rules, register: Register, clock: FakeClock, org: Org
 ) -> None:

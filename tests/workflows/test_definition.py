@@ -47,6 +47,9 @@ DOMAIN_ACTIONS = frozenset(
         "escalate",
         "escalate_breach",
         "supervise",
+        # Beyond domain.md's table: its rule escalates an instruction "not answered by its
+        # due date", so the center must be able to answer one.
+        "answer_supervision",
     }
 )
 

@@ -20,6 +20,7 @@ ANYTIME_WHILE_OPEN = {
     "escalate",
     "escalate_breach",  # the rules' own escalation, exactly once per breach
     "supervise",
+    "answer_supervision",  # what the supervision rule waits for (not in domain.md's table)
 }
 
 # domain.md's action table, read per status.

@@ -197,6 +197,8 @@ ACTION_DOCS = {
     "attach_document": "Attach a document's metadata (title, reference, media type, checksum).",
     "escalate": "Escalate the case up the center hierarchy (one level by default).",
     "supervise": "Record a supervision instruction (督办) with its due date.",
+    "answer_supervision": "Answer a supervision instruction (numbered from 1); answered by its "
+    "due date, it does not escalate.",
 }
 
 for _name, _command in c.ACTION_COMMANDS.items():

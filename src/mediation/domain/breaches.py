@@ -104,10 +104,13 @@ def candidates(case: Case, definition: Definition, calendar: WorkingCalendar) ->
         if reopened is not None and supervision["at"] < reopened:
             continue  # given before the case closed: settled with it
         due = supervision["due"]
+        at = supervision_overdue_at(due, calendar.zone)
+        answered = supervision.get("answered_at")
+        if answered is not None and answered < at:
+            continue  # answered in time (an answer after the day still leaves it overdue)
         reason = (
             f"supervision instruction due {due} is overdue: {definition.escalation.supervision}"
         )
-        at = supervision_overdue_at(due, calendar.zone)
         yield Breach(supervision_key(index), "supervision", at, reason)
 
 

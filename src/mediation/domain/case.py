@@ -329,6 +329,15 @@ class Case(Aggregate):
             if self.breach is not None:
                 case.breaches.append(self.breach)
 
+    class SupervisionAnswered(Event):
+        number: int  # the instruction's, counted from 1
+        answer: str
+
+        def record(self, case: Case) -> None:
+            instruction = case.supervisions[self.number - 1]
+            instruction.update(answer=self.answer, answered_by=self.actor.user)
+            instruction["answered_at"] = self.timestamp
+
     class SupervisionInstructed(Event):
         instruction: str
         due: date

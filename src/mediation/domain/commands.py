@@ -20,6 +20,7 @@ from mediation.domain.values import (
 
 SHORT = 200
 LONG = 4000
+SUPERVISIONS = 1000  # instructions a case may have: a number beyond is no instruction
 
 
 # Control characters other than tab and line breaks: no text of a case needs them, and
@@ -368,6 +369,21 @@ class Supervise(Command):
     due: dt.date
 
 
+@dataclass(frozen=True)
+class AnswerSupervision(Command):
+    """The center answers a supervision instruction: `number` counts them from 1, in the
+    order they were given."""
+
+    ACTION: ClassVar[str] = "answer_supervision"
+    TEXT_LIMITS: ClassVar[dict[str, int]] = {"answer": LONG}
+    number: int
+    answer: str
+
+    def validate(self) -> None:
+        super().validate()
+        _check_positive("number", self.number, SUPERVISIONS)
+
+
 ACTION_COMMANDS: dict[str, type[Command]] = {
     cls.ACTION: cls
     for cls in (
@@ -395,6 +411,7 @@ ACTION_COMMANDS: dict[str, type[Command]] = {
         AttachDocument,
         Escalate,
         Supervise,
+        AnswerSupervision,
     )
 }
 """Every action a case takes after registration, by name (the vocabulary definitions use).

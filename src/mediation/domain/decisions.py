@@ -331,6 +331,16 @@ def _supervise(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
     return Decision(Case.SupervisionInstructed, {"instruction": cmd.instruction, "due": cmd.due})
 
 
+def _answer_supervision(case: Case, cmd: c.Command, _ctx: Context) -> Decision:
+    assert isinstance(cmd, c.AnswerSupervision)
+    given = len(case.supervisions)
+    if cmd.number > given:
+        raise InvalidFieldError("number", f"the case has {given} supervision instruction(s)")
+    if "answered_at" in case.supervisions[cmd.number - 1]:
+        raise InvalidFieldError("number", f"instruction {cmd.number} was answered already")
+    return Decision(Case.SupervisionAnswered, {"number": cmd.number, "answer": cmd.answer})
+
+
 def _copy(event: type[Case.Event], *names: str) -> Callable[[Case, c.Command, Context], Decision]:
     """A handler whose event records the command's fields as given."""
 
@@ -370,5 +380,6 @@ HANDLERS: dict[type[c.Command], Callable[[Case, c.Command, Context], Decision]] 
     c.Escalate: _escalate,
     c.EscalateBreach: _escalate_breach,
     c.Supervise: _supervise,
+    c.AnswerSupervision: _answer_supervision,
 }
 assert set(HANDLERS) >= set(c.ACTION_COMMANDS.values()), "every action needs a handler"

@@ -90,6 +90,11 @@ def not_confirmed_twice(case: Case, _cmd: Command, _ctx: Context) -> str | None:
     return None if case.judicial_confirmation is None else "a decision is recorded already"
 
 
+def has_unanswered_supervision(case: Case, _cmd: Command, _ctx: Context) -> str | None:
+    unanswered = [s for s in case.supervisions if "answered_at" not in s]
+    return None if unanswered else "no supervision instruction awaits an answer"
+
+
 def has_higher_level(case: Case, _cmd: Command, ctx: Context) -> str | None:
     current = case.escalated_to or case.center
     return None if ctx.directory.parent_of(current) else f"{current} is the top of the hierarchy"
@@ -109,5 +114,6 @@ GUARDS: dict[str, Guard] = {
         was_mediated,
         not_confirmed_twice,
         has_higher_level,
+        has_unanswered_supervision,
     )
 }

@@ -38,6 +38,7 @@ EVENT_ACTIONS: dict[type[Case.Event], str] = {
     Case.DocumentAttached: "attach_document",
     Case.Escalated: "escalate",
     Case.SupervisionInstructed: "supervise",
+    Case.SupervisionAnswered: "answer_supervision",
 }
 """The action each kind of event records: how a history is read back as the actions it took."""
 

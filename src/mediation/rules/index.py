@@ -148,6 +148,11 @@ class DeadlineIndexView(View[IndexTables]):
             timers[key] = _iso(supervision_overdue_at(event.due, self._zone))
         elif isinstance(event, Case.Escalated) and event.breach is not None:
             state["escalated"].append(event.breach)
+        elif isinstance(event, Case.SupervisionAnswered):
+            key = supervision_key(event.number - 1)
+            at = timers.get(key)
+            if at is not None and event.timestamp < datetime.fromisoformat(at):
+                del timers[key]  # answered in time (see breaches.candidates)
         elif isinstance(event, Case.Reopened):
             state["timers"] = {}  # the supervision instructions were settled with the closing
         state["open"] = not definition.statuses[event.status].final
