@@ -75,6 +75,7 @@ EVENT_OF = {
     "attach_document": "DocumentAttached",
     "escalate": "Escalated",
     "supervise": "SupervisionInstructed",
+    "answer_supervision": "SupervisionAnswered",
 }
 
 
@@ -150,6 +151,9 @@ def _body(rng: random.Random, action: str, case: Json) -> Json | None:
             return {"outcome": "resolved" if performed else "breached"}
         case "supervise":
             return {"instruction": "督办 hurry up", "due": (today + timedelta(days=3)).isoformat()}
+        case "answer_supervision":
+            waiting = [n for n, s in enumerate(case["supervisions"], 1) if "answer" not in s]
+            return {"number": waiting[0], "answer": "已办理 done"} if waiting else None
         case _:
             return _plain_body(rng, action, today)
 
