@@ -347,7 +347,12 @@ class Webhooks:
 
     def _claim_next(self, now: datetime) -> Row[Any] | None:
         """The earliest delivery due, claimed for CLAIM (its attempt counted); None when none
-        is due. One whose senders died MAX_ATTEMPTS times is given up on the way."""
+        is due. One whose senders died MAX_ATTEMPTS times is given up on the way.
+
+        On PostgreSQL the row is locked, one at a time and skipping those others hold, so that
+        senders never wait for each other nor see each other's candidates as all there is; on
+        SQLite (one writer) a few candidates are tried in turn, each claimed only if no other
+        sender claimed it since it was read."""
         d = deliveries
         query = (
             select(
@@ -356,31 +361,35 @@ class Webhooks:
             .join(hooks, hooks.c.center == d.c.center)
             .where(d.c.state == DeliveryState.PENDING, d.c.next_attempt_at <= now)
             .order_by(d.c.next_attempt_at, d.c.notification)
-            .limit(CLAIM_CANDIDATES)
         )
-        if self._postgres:  # two senders take different rows
-            query = query.with_for_update(of=d, skip_locked=True)
-        with self.engine.begin() as conn:
-            for row in conn.execute(query).all():
-                if row.attempts >= MAX_ATTEMPTS:  # claimed each time by a sender that died
-                    conn.execute(
+        if self._postgres:
+            query = query.limit(1).with_for_update(of=d, skip_locked=True)
+        else:
+            query = query.limit(CLAIM_CANDIDATES)
+        while True:  # each round claims a row, gives one up, or finds none due
+            with self.engine.begin() as conn:
+                rows = conn.execute(query).all()
+                if not rows:
+                    return None
+                for row in rows:
+                    if row.attempts >= MAX_ATTEMPTS:  # claimed each time by a sender that died
+                        conn.execute(
+                            update(d)
+                            .where(_key(row), d.c.attempts == row.attempts)
+                            .values(
+                                state=DeliveryState.FAILED,
+                                finished_at=now,
+                                last_error=f"given up after {row.attempts} attempts",
+                            )
+                        )
+                        continue
+                    taken = conn.execute(  # unless another sender claimed it since the select
                         update(d)
                         .where(_key(row), d.c.attempts == row.attempts)
-                        .values(
-                            state=DeliveryState.FAILED,
-                            finished_at=now,
-                            last_error=f"given up after {row.attempts} attempts",
-                        )
-                    )
-                    continue
-                taken = conn.execute(  # unless another sender claimed it since the select
-                    update(d)
-                    .where(_key(row), d.c.attempts == row.attempts)
-                    .values(attempts=row.attempts + 1, next_attempt_at=now + CLAIM)
-                ).rowcount
-                if taken:
-                    return row
-        return None
+                        .values(attempts=row.attempts + 1, next_attempt_at=now + CLAIM)
+                    ).rowcount
+                    if taken:
+                        return row
 
     def _send(self, row: Row[Any], now: datetime) -> Attempt:
         body = row.body.encode()
