@@ -294,6 +294,33 @@ def test_an_agreement_signed_before_its_mediation_began_is_refused(desk: Desk) -
     assert case.agreement["effective_on"] == began
 
 
+def test_a_confirmation_window_ending_on_a_rest_day_ends_on_the_next_working_day(
+    desk: Desk,
+) -> None:
+    """Civil Code art. 203; the desk's calendar has weekends and no holidays."""
+    desk.now = datetime(2026, 9, 3, 2, 0, tzinfo=UTC)  # Thursday: day 30 is Saturday 3 October
+    cases = [desk.walk(desk.register(), "agreement_in_force") for _ in range(2)]
+    desk.now = datetime(2026, 10, 6, 2, 0, tzinfo=UTC)
+    court = "城关区人民法院"
+
+    desk.do(cases[0], c.ApplyJudicially(court, applied_on=date(2026, 10, 5)))  # the Monday
+    with pytest.raises(RuleViolationError, match="window ended 2026-10-05"):
+        desk.do(cases[1], c.ApplyJudicially(court, applied_on=date(2026, 10, 6)))
+
+    assert cases[0].applied_judicially == {"court": court, "applied_on": date(2026, 10, 5)}
+    assert cases[1].applied_judicially is None
+
+
+def test_the_parties_apply_for_judicial_confirmation_once(desk: Desk) -> None:
+    case = desk.walk(desk.register(), "agreement_in_force")
+    desk.do(case, c.ApplyJudicially("城关区人民法院"))
+
+    with pytest.raises(RuleViolationError, match="applied on"):
+        desk.do(case, c.ApplyJudicially("另一法院"))
+    assert case.applied_judicially is not None
+    assert case.applied_judicially["court"] == "城关区人民法院"
+
+
 def test_amending_changes_the_named_fields_only(desk: Desk) -> None:
     case = desk.register()
 

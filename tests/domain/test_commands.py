@@ -176,7 +176,7 @@ def test_amended_parties_still_need_both_sides() -> None:
 
 def test_every_action_has_one_command() -> None:
     assert all(action == cls.ACTION for action, cls in c.ACTION_COMMANDS.items())
-    assert len(c.ACTION_COMMANDS) == 25  # domain.md's 24, and answer_supervision
+    assert len(c.ACTION_COMMANDS) == 26  # domain.md's 24, answer_supervision, apply_judicially
 
 
 # Values only the case can judge: refused naming the field, and nothing is recorded.

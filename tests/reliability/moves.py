@@ -67,6 +67,7 @@ EVENT_OF = {
     "reach_agreement": "AgreementReached",
     "terminate": "Terminated",
     "withdraw": "Withdrawn",
+    "apply_judicially": "JudicialApplicationRecorded",
     "confirm_judicially": "JudicialConfirmationRecorded",
     "record_follow_up": "FollowUpRecorded",
     "close": "Closed",
@@ -143,6 +144,8 @@ def _body(rng: random.Random, action: str, case: Json) -> Json | None:
             return {"terms": "赔偿 800 元 pay 800 yuan", "signed_by": party_ids}
         case "extend_deadline":
             return {"days": 10, "reason": "more time", "consented_by": party_ids}
+        case "apply_judicially":
+            return {"court": "城关区人民法院"} if case["agreement"] is not None else None
         case "confirm_judicially":
             return _confirmation(case, today)
         case "close":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mediation.domain import commands as c
+from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.domain.values import Channel, Complexity, CourtDecision, Outcome, PartyRole, Risk
 from mediation.workflows.registry import BUILT_IN
 from tests.rules.conftest import Register, Rules, build_rules
@@ -174,6 +175,30 @@ def agreed(rules: Rules, register: Register, org: Org) -> object:
     agreement = c.ReachAgreement("赔偿 300 元 pay 300 yuan", ("p1", "p2"))
     rules.services.cases.act(case_id, agreement, org.actors["mia"])  # type: ignore[arg-type]
     return case_id
+
+
+def test_an_application_for_judicial_confirmation_in_time_stops_its_window_whenever_the_court_decides(
+    rules: Rules, register: Register, clock: FakeClock, org: Org
+) -> None:
+    case_id = agreed(rules, register, org)
+    agreed_at = clock.now()
+    clerk = org.actors["clerk"]
+    clock.advance(days=29)
+    rules.services.cases.act(case_id, c.ApplyJudicially("城关区人民法院"), clerk)
+    applied = clock.now().astimezone(CHINA_STANDARD_TIME).date()
+
+    late = rules.run(agreed_at + timedelta(days=31))
+    clock.advance(days=11)  # the court decides on day 40
+    decision = c.ConfirmJudicially(
+        "城关区人民法院",
+        CourtDecision.CONFIRMED,
+        clock.now().astimezone(CHINA_STANDARD_TIME).date(),
+    )
+    view = rules.services.cases.act(case_id, decision, clerk).view
+
+    assert "deadline_judicial_confirmation" not in [e.rule for e in late]
+    assert view.judicial_confirmation is not None
+    assert view.judicial_confirmation["applied_on"] == applied
 
 
 def test_a_follow_up_not_made_within_fifteen_days_escalates(

@@ -50,6 +50,9 @@ DOMAIN_ACTIONS = frozenset(
         # Beyond domain.md's table: its rule escalates an instruction "not answered by its
         # due date", so the center must be able to answer one.
         "answer_supervision",
+        # And the parties' application for judicial confirmation, which the window's deadline
+        # (PML art. 33) is about: the court decides later.
+        "apply_judicially",
     }
 )
 

@@ -39,7 +39,8 @@ ALLOWED = {
         "reach_agreement",
         "terminate",
     },
-    "agreement_in_force": ANYTIME_WHILE_OPEN | {"confirm_judicially", "record_follow_up", "close"},
+    "agreement_in_force": ANYTIME_WHILE_OPEN
+    | {"apply_judicially", "confirm_judicially", "record_follow_up", "close"},
     "closed": {"reopen", "add_note"},
 }
 

@@ -189,6 +189,8 @@ ACTION_DOCS = {
     "reach_agreement": "Record the agreement signed by every party (-> closure, in force).",
     "terminate": "End mediation without agreement (调解不成), naming the referral given.",
     "withdraw": "The applicant withdraws; the case closes as withdrawn.",
+    "apply_judicially": "Record that the parties applied to a court for judicial confirmation "
+    "(within 30 days of the agreement; default: today).",
     "confirm_judicially": "Record the court's decision on judicial confirmation (司法确认).",
     "record_follow_up": "Record the follow-up visit (回访): was the agreement performed?",
     "close": "Close a case with an agreement after its follow-up: resolved or breached.",

@@ -46,6 +46,7 @@ class CaseView:
     transfer: dict[str, Any] | None
     sessions: tuple[dict[str, Any], ...]
     agreement: dict[str, Any] | None
+    judicial_application: dict[str, Any] | None
     judicial_confirmation: dict[str, Any] | None
     follow_ups: tuple[dict[str, Any], ...]
     outcome: str | None
@@ -152,6 +153,7 @@ def case_view(case: Case, workflow: Workflow, now: datetime, masked: bool) -> Ca
         transfer=case.transfer,
         sessions=tuple(case.sessions),
         agreement=case.agreement,
+        judicial_application=case.applied_judicially,
         judicial_confirmation=case.judicial_confirmation,
         follow_ups=tuple(case.follow_ups),
         outcome=case.outcome,

@@ -49,10 +49,18 @@ class Case(Aggregate):
         self.clocks: Clocks = {}
         self.extensions: dict[str, int] = {}
         self.reopened_at: datetime | None = None  # the last reopening (see `last_reopened`)
+        self.judicial_application: dict[str, Any] | None = None  # see `applied_judicially`
         self.head_hash = GENESIS
 
     def party_ids(self) -> list[str]:
         return [party.id for party in self.parties]
+
+    @property
+    def applied_judicially(self) -> dict[str, Any] | None:
+        """The parties' application for judicial confirmation of the agreement in force (None:
+        none recorded; snapshots taken before applications were recorded lack it)."""
+        application: dict[str, Any] | None = self.__dict__.get("judicial_application")
+        return application
 
     @property
     def last_reopened(self) -> datetime | None:
@@ -249,6 +257,13 @@ class Case(Aggregate):
             case.closed_at = self.timestamp
             case.transfer = None  # an offer still pending lapses with the case
 
+    class JudicialApplicationRecorded(Event):
+        court: str
+        applied_on: date
+
+        def record(self, case: Case) -> None:
+            case.judicial_application = {"court": self.court, "applied_on": self.applied_on}
+
     class JudicialConfirmationRecorded(Event):
         court: str
         decision: str
@@ -286,6 +301,7 @@ class Case(Aggregate):
             case.outcome = None
             case.closed_at = None
             case.agreement = None
+            case.judicial_application = None
             case.judicial_confirmation = None
             case.follow_ups = []
             # A new mediation: each party consents to it afresh (PML art. 17: mediation is

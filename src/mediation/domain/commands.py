@@ -293,6 +293,17 @@ class ConfirmJudicially(Command):
 
 
 @dataclass(frozen=True)
+class ApplyJudicially(Command):
+    """The parties applied to a court for judicial confirmation (default: today); the court's
+    decision follows with `confirm_judicially`."""
+
+    ACTION: ClassVar[str] = "apply_judicially"
+    TEXT_LIMITS: ClassVar[dict[str, int]] = {"court": SHORT}
+    court: str
+    applied_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class RecordFollowUp(Command):
     ACTION: ClassVar[str] = "record_follow_up"
     TEXT_LIMITS: ClassVar[dict[str, int]] = {"notes": LONG}
@@ -403,6 +414,7 @@ ACTION_COMMANDS: dict[str, type[Command]] = {
         ReachAgreement,
         Terminate,
         Withdraw,
+        ApplyJudicially,
         ConfirmJudicially,
         RecordFollowUp,
         Close,

@@ -275,10 +275,28 @@ def _mediation_began(case: Case, action: str, ctx: Context) -> date:
     return began
 
 
+def _apply_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
+    assert isinstance(cmd, c.ApplyJudicially)
+    assert case.agreement is not None
+    applied_on = cmd.applied_on or ctx.today
+    if applied_on > ctx.today:
+        raise InvalidFieldError("applied_on", "must not be in the future")
+    effective = case.agreement["effective_on"]
+    if applied_on < effective:
+        raise InvalidFieldError(
+            "applied_on", f"must not be before the agreement took effect ({effective})"
+        )
+    return Decision(
+        Case.JudicialApplicationRecorded, {"court": cmd.court, "applied_on": applied_on}
+    )
+
+
 def _confirm_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.ConfirmJudicially)
     assert case.agreement is not None
-    applied_on = cmd.applied_on or cmd.date
+    application = case.applied_judicially
+    recorded = application["applied_on"] if application is not None else None
+    applied_on = cmd.applied_on or recorded or cmd.date
     if cmd.date > ctx.today:
         raise InvalidFieldError("date", "must not be in the future")
     if applied_on > cmd.date:
@@ -371,6 +389,7 @@ HANDLERS: dict[type[c.Command], Callable[[Case, c.Command, Context], Decision]] 
     c.ReachAgreement: _reach_agreement,
     c.Terminate: _copy(Case.Terminated, "reason", "referral"),
     c.Withdraw: _copy(Case.Withdrawn, "reason"),
+    c.ApplyJudicially: _apply_judicially,
     c.ConfirmJudicially: _confirm_judicially,
     c.RecordFollowUp: _copy(Case.FollowUpRecorded, "performed", "notes"),
     c.Close: _copy(Case.Closed, "outcome"),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from mediation.domain.case import Case
 from mediation.domain.commands import (
+    ApplyJudicially,
     AssignMediator,
     Command,
     ConfirmJudicially,
@@ -61,15 +62,30 @@ def signed_by_every_party(case: Case, cmd: Command, _ctx: Context) -> str | None
 
 
 def within_confirmation_window(case: Case, cmd: Command, ctx: Context) -> str | None:
-    if not isinstance(cmd, ConfirmJudicially):
+    """The parties applied within the window; a window whose last day is a holiday or a rest
+    day ends on the next working day (Civil Code art. 203)."""
+    if isinstance(cmd, ApplyJudicially):
+        applied = cmd.applied_on or ctx.today
+    elif isinstance(cmd, ConfirmJudicially):
+        application = case.applied_judicially
+        applied = cmd.applied_on or (application or {}).get("applied_on") or cmd.date
+    else:
         return None  # needs the command's values: cannot tell before it is given
     assert case.agreement is not None
     spec = ctx.workflow.definition.clocks.get("judicial_confirmation")
     days, unit = (spec.days_for(case.complexity), spec.unit) if spec else (30, "calendar")
     effective = datetime.combine(case.agreement["effective_on"], time(12), ctx.calendar.zone)
     last_day = ctx.calendar.add(effective, days, unit).date()
-    applied = cmd.applied_on or cmd.date
+    while not ctx.calendar.is_working_day(last_day):
+        last_day += timedelta(days=1)
     return None if applied <= last_day else f"applied {applied}, window ended {last_day}"
+
+
+def not_applied_twice(case: Case, _cmd: Command, _ctx: Context) -> str | None:
+    application = case.applied_judicially
+    if application is None:
+        return None
+    return f"the parties applied on {application['applied_on']} already"
 
 
 def followed_up(case: Case, _cmd: Command, _ctx: Context) -> str | None:
@@ -113,6 +129,7 @@ GUARDS: dict[str, Guard] = {
         mediator_changes,
         was_mediated,
         not_confirmed_twice,
+        not_applied_twice,
         has_higher_level,
         has_unanswered_supervision,
     )

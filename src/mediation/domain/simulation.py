@@ -30,6 +30,7 @@ EVENT_ACTIONS: dict[type[Case.Event], str] = {
     Case.AgreementReached: "reach_agreement",
     Case.Terminated: "terminate",
     Case.Withdrawn: "withdraw",
+    Case.JudicialApplicationRecorded: "apply_judicially",
     Case.JudicialConfirmationRecorded: "confirm_judicially",
     Case.FollowUpRecorded: "record_follow_up",
     Case.Closed: "close",
