@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from mediation.domain import commands as c
 from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.domain.values import Channel, Complexity, CourtDecision, Outcome, PartyRole, Risk
+from mediation.store import Database
 from mediation.workflows.registry import BUILT_IN
 from tests.rules.conftest import Register, Rules, build_rules
 from tests.support import FakeClock, Org, build_test_services
 
 
-def history_types(rules: Rules, case_id: object, org: Org) -> list[tuple[str, str]]:
-    entries = rules.services.cases.history(case_id, org.actors["clerk"])  # type: ignore[arg-type]
+def history_types(rules: Rules, case_id: UUID, org: Org) -> list[tuple[str, str]]:
+    entries = rules.services.cases.history(case_id, org.actors["clerk"])
     return [(e.type, e.actor.user) for e in entries]
 
 
@@ -91,7 +93,7 @@ def test_a_transfer_not_received_within_three_days_escalates(
     ]
 
 
-def mediating(rules: Rules, register: Register, org: Org) -> object:
+def mediating(rules: Rules, register: Register, org: Org) -> UUID:
     case_id = register()
     cases, clerk, mia = rules.services.cases, org.actors["clerk"], org.actors["mia"]
     cases.act(case_id, c.Accept(), clerk)
@@ -119,7 +121,7 @@ def test_an_extension_with_consent_moves_the_mediation_deadline_and_prevents_the
     case_id = mediating(rules, register, org)
     routed = clock.now()
     extension = c.ExtendDeadline(10, "awaiting a valuation report", ("p1", "p2"))
-    rules.services.cases.act(case_id, extension, org.actors["mia"])  # type: ignore[arg-type]
+    rules.services.cases.act(case_id, extension, org.actors["mia"])
 
     assert rules.run(routed + timedelta(days=35)) == []
     assert [e.rule for e in rules.run(routed + timedelta(days=40, minutes=1))] == [
@@ -135,7 +137,7 @@ def test_an_extension_agreed_after_the_first_escalation_escalates_when_it_passes
     first = rules.run(routed + timedelta(days=30, minutes=1))
     clock.advance(days=31)  # overdue, escalated: then the parties agree to ten days more
     extension = c.ExtendDeadline(10, "awaiting a valuation report", ("p1", "p2"))
-    rules.services.cases.act(case_id, extension, org.actors["mia"])  # type: ignore[arg-type]
+    rules.services.cases.act(case_id, extension, org.actors["mia"])
 
     assert [e.rule for e in first] == ["deadline_mediation"]
     assert rules.run(routed + timedelta(days=39, hours=23)) == []
@@ -170,10 +172,10 @@ def test_a_case_graded_red_after_another_grade_escalates_again(
     assert [(e.rule, e.to_center) for e in rules.run()] == [("red_risk", "city")]
 
 
-def agreed(rules: Rules, register: Register, org: Org) -> object:
+def agreed(rules: Rules, register: Register, org: Org) -> UUID:
     case_id = mediating(rules, register, org)
     agreement = c.ReachAgreement("赔偿 300 元 pay 300 yuan", ("p1", "p2"))
-    rules.services.cases.act(case_id, agreement, org.actors["mia"])  # type: ignore[arg-type]
+    rules.services.cases.act(case_id, agreement, org.actors["mia"])
     return case_id
 
 
@@ -218,7 +220,7 @@ def test_the_judicial_confirmation_window_escalates_when_it_closes_unused(
 ) -> None:
     case_id = agreed(rules, register, org)
     effective = clock.now()
-    rules.services.cases.act(case_id, c.RecordFollowUp(performed=True), org.actors["mia"])  # type: ignore[arg-type]
+    rules.services.cases.act(case_id, c.RecordFollowUp(performed=True), org.actors["mia"])
 
     assert rules.run(effective + timedelta(days=29)) == []
     assert [e.rule for e in rules.run(effective + timedelta(days=30, minutes=1))] == [
@@ -233,9 +235,9 @@ def test_a_judicial_confirmation_recorded_in_time_stops_its_clock(
     effective = clock.now()
     clock.advance(days=3)
     confirm = c.ConfirmJudicially("城关区人民法院", CourtDecision.CONFIRMED, clock.now().date())
-    rules.services.cases.act(case_id, confirm, org.actors["clerk"])  # type: ignore[arg-type]
-    rules.services.cases.act(case_id, c.RecordFollowUp(performed=True), org.actors["mia"])  # type: ignore[arg-type]
-    rules.services.cases.act(case_id, c.Close(Outcome.RESOLVED), org.actors["clerk"])  # type: ignore[arg-type]
+    rules.services.cases.act(case_id, confirm, org.actors["clerk"])
+    rules.services.cases.act(case_id, c.RecordFollowUp(performed=True), org.actors["mia"])
+    rules.services.cases.act(case_id, c.Close(Outcome.RESOLVED), org.actors["clerk"])
 
     assert rules.run(effective + timedelta(days=90)) == []
 
@@ -330,7 +332,7 @@ def test_a_restarted_rules_process_does_not_escalate_a_breach_twice(
 
 
 def test_working_day_deadlines_skip_weekends_and_holidays(
-    database: object, clock: FakeClock, org: Org, tmp_path: Path
+    database: Database, clock: FakeClock, org: Org, tmp_path: Path
 ) -> None:
     text = (BUILT_IN / "dispute.v1.toml").read_text(encoding="utf-8")
     working = text.replace("version = 1", "version = 2").replace(
@@ -341,7 +343,7 @@ def test_working_day_deadlines_skip_weekends_and_holidays(
     (tmp_path / "dispute.v2.toml").write_text(working, encoding="utf-8")
     # Wednesday 30 September 2026, 10:00 in Lhasa; 1-7 October are National Day holidays.
     clock.moment = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
-    services = build_test_services(database, clock, workflows_dir=tmp_path)  # type: ignore[arg-type]
+    services = build_test_services(database, clock, workflows_dir=tmp_path)
     try:
         rules = build_rules(services, clock)
         command = c.Register(

@@ -327,6 +327,17 @@ def scripted(services: Services, clock: FakeClock, poster: ScriptedPoster) -> We
     return Webhooks(services.engine, services.projections, services.directory, clock, poster)
 
 
+def cg_hooked(
+    services: Services, register: Register, clock: FakeClock
+) -> tuple[ScriptedPoster, Webhooks]:
+    """A scripted receiver for cg's webhook, and a red case's escalation to cg for it."""
+    poster = ScriptedPoster({"http://cg.example/": 204})
+    webhooks = scripted(services, clock, poster)
+    webhooks.set("cg", "http://cg.example/")
+    escalate_red_case(services, register, clock)
+    return poster, webhooks
+
+
 def escalate_to_cg_then_city(
     services: Services, register: Register, clock: FakeClock, org: Org
 ) -> None:
@@ -359,10 +370,7 @@ def test_a_delivery_that_fails_in_any_way_does_not_stop_the_others(
 def test_a_delivery_whose_senders_died_each_time_is_given_up_not_claimed_again(
     services: Services, register: Register, clock: FakeClock, org: Org
 ) -> None:
-    poster = ScriptedPoster({"http://cg.example/": 204})
-    webhooks = scripted(services, clock, poster)
-    webhooks.set("cg", "http://cg.example/")
-    escalate_red_case(services, register, clock)
+    poster, webhooks = cg_hooked(services, register, clock)
     webhooks.queue(clock.now())
     with services.engine.begin() as conn:  # claimed MAX_ATTEMPTS times, never answered
         conn.execute(deliveries.update().values(attempts=MAX_ATTEMPTS))
@@ -376,10 +384,7 @@ def test_a_delivery_whose_senders_died_each_time_is_given_up_not_claimed_again(
 def test_a_webhook_removed_while_its_delivery_is_posted_stays_given_up(
     services: Services, register: Register, clock: FakeClock, org: Org
 ) -> None:
-    poster = ScriptedPoster({"http://cg.example/": 204})
-    webhooks = scripted(services, clock, poster)
-    webhooks.set("cg", "http://cg.example/")
-    escalate_red_case(services, register, clock)
+    poster, webhooks = cg_hooked(services, register, clock)
     poster.during = lambda: webhooks.remove("cg")
 
     webhooks.run_once(clock.now() + timedelta(seconds=1))
