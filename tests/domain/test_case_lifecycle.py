@@ -10,7 +10,7 @@ import pytest
 
 from mediation.domain import VOCABULARY
 from mediation.domain import commands as c
-from mediation.domain.breaches import candidates, supervision_overdue_at
+from mediation.domain.breaches import candidates, due_breaches, supervision_overdue_at
 from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.domain.case import Case
 from mediation.domain.errors import (
@@ -379,6 +379,28 @@ def test_a_rule_escalates_each_breach_exactly_once(desk: Desk) -> None:
     assert case.escalation_level == 1
     desk.do(case, c.EscalateBreach(second, "overdue again"), rule)
     assert (case.escalated_to, case.breaches[-1]) == (desk.CITY, second)
+
+
+def test_a_deadline_extended_before_it_passed_keeps_the_keys_cases_already_recorded(
+    desk: Desk,
+) -> None:
+    """Cases escalated before extensions got keys of their own hold `...:1` for the extended
+    deadline: it must stay answered, or every such case would escalate again on upgrade."""
+    case = desk.walk(desk.register(), "mediating")
+    for party in case.party_ids():
+        desk.do(case, c.RecordConsent(party, True))
+    desk.do(case, c.ExtendDeadline(10, "a valuation report", tuple(case.party_ids())))
+    [first, second] = breach_keys(desk, case, "deadline:mediation:")
+    rule = Actor.rule("deadline_mediation", desk.TOWN)
+    desk.do(case, c.EscalateBreach(first, "the extended deadline passed"), rule)
+
+    later = desk.now + timedelta(days=41)
+    due = due_breaches(case, desk.workflow.definition, desk.ctx.calendar, later)
+
+    assert first.endswith(":1")
+    assert ":e" not in first
+    assert [b.key for b in due] == []  # the second period is 40 days later still
+    assert second not in case.breaches
 
 
 def test_a_rule_may_not_escalate_a_breach_the_case_no_longer_has(desk: Desk) -> None:

@@ -29,14 +29,16 @@ class Breach:
 
 @dataclass(frozen=True)
 class Run:
-    """One run of a clock: when it started, when it falls due, how many times it was extended
-    and in which days it counts ("calendar" or "working")."""
+    """One run of a clock: when it started, when it falls due, in which days it counts
+    ("calendar" or "working"), how many times it was extended, and which of its breaches
+    were escalated before the last extension (`Case.spent`)."""
 
     name: str
     started: datetime
     due: datetime
-    extensions: int = 0
     unit: str = "calendar"
+    extensions: int = 0
+    spent: frozenset[str] = frozenset()
 
 
 def deadline_periods(
@@ -45,23 +47,22 @@ def deadline_periods(
     """Each overdue period of a clock run: its key and the moment it begins, each period as
     long as the run, in its own days (working days skip weekends and holidays here too).
 
-    A run extended `extensions` times has keys of its own from its new due moment on: the
-    extended deadline passing is a breach again, even when the first one was escalated
-    before the parties agreed to extend it (a run never extended keeps the keys it always
-    had, which the cases already escalated record)."""
-    started = run.started.isoformat()
-    key = (
-        f"deadline:{run.name}:{started}:e{run.extensions}"
-        if run.extensions
-        else f"deadline:{run.name}:{started}"
-    )
+    A period's key is the run's own, `deadline:<clock>:<started>:<n>`, unless that breach
+    was escalated before the parties extended the deadline: then the moved deadline passing
+    is a breach of its own, `...:e<k>:<n>` for the first extension k whose key is not spent.
+    (Keys of runs extended before their deadline passed stay as the cases recorded them.)"""
+    base = f"deadline:{run.name}:{run.started.isoformat()}"
     if run.unit == "calendar":
         length = max(run.due - run.started, timedelta(0))
         moments = [run.due + length * (n - 1) for n in range(1, periods + 1)]
     else:
         days = calendar.days_between(run.started, run.due, run.unit)
         moments = [calendar.add(run.due, days * (n - 1), run.unit) for n in range(1, periods + 1)]
-    return [(f"{key}:{n}", at) for n, at in enumerate(moments, start=1)]
+    keyed = []
+    for n, at in enumerate(moments, start=1):
+        keys = [f"{base}:{n}", *(f"{base}:e{k}:{n}" for k in range(1, run.extensions + 1))]
+        keyed.append((next((k for k in keys if k not in run.spent), keys[-1]), at))
+    return keyed
 
 
 def risk_key(since: datetime) -> str:
@@ -90,7 +91,7 @@ def candidates(case: Case, definition: Definition, calendar: WorkingCalendar) ->
         rule = spec.rule if spec is not None else name
         unit = spec.unit if spec is not None else "calendar"
         extended = case.extensions.get(name, 0)
-        run = Run(name, clock["started_at"], clock["due_at"], extended, unit)
+        run = Run(name, clock["started_at"], clock["due_at"], unit, extended, case.spent(name))
         keyed = deadline_periods(run, periods, calendar)
         for number, (key, at) in enumerate(keyed, start=1):
             ordinal = "" if number == 1 else f" (overdue period {number})"

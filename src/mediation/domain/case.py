@@ -48,6 +48,8 @@ class Case(Aggregate):
         self.supervisions: list[dict[str, Any]] = []
         self.clocks: Clocks = {}
         self.extensions: dict[str, int] = {}
+        # Per running clock: its breaches escalated before its last extension (see `spent`).
+        self.spent_before_extension: dict[str, list[str]] = {}
         self.reopened_at: datetime | None = None  # the last reopening (see `last_reopened`)
         self.judicial_application: dict[str, Any] | None = None  # see `applied_judicially`
         self.head_hash = GENESIS
@@ -61,6 +63,11 @@ class Case(Aggregate):
         none recorded; snapshots taken before applications were recorded lack it)."""
         application: dict[str, Any] | None = self.__dict__.get("judicial_application")
         return application
+
+    def spent(self, clock: str) -> frozenset[str]:
+        """The breach keys of `clock` escalated before its last extension (none: never
+        extended, or extended before this was recorded in a snapshot)."""
+        return frozenset(self.__dict__.get("spent_before_extension", {}).get(clock, ()))
 
     @property
     def last_reopened(self) -> datetime | None:
@@ -87,6 +94,7 @@ class Case(Aggregate):
             for name, clock in self.clocks_started.items():
                 case.clocks[name] = dict(clock)
                 case.extensions.pop(name, None)  # a new run of a clock has its own extensions
+                case.__dict__.get("spent_before_extension", {}).pop(name, None)
             self.record(case)
 
         def record(self, case: Case) -> None:
@@ -228,6 +236,10 @@ class Case(Aggregate):
         def record(self, case: Case) -> None:
             case.clocks[self.clock] = dict(case.clocks[self.clock], due_at=self.due_at)
             case.extensions[self.clock] = case.extensions.get(self.clock, 0) + 1
+            # The deadline's breaches escalated so far were about its old due moment: the new
+            # one passing is a breach of its own (`breaches.deadline_periods`).
+            spent = [key for key in case.breaches if key.startswith(f"deadline:{self.clock}:")]
+            case.__dict__.setdefault("spent_before_extension", {})[self.clock] = spent
 
     class AgreementReached(Event):
         terms: str

@@ -112,7 +112,7 @@ def _passed(
 ) -> list[SimulatedBreach]:
     """The overdue periods of a clock run that began before it stopped, as the rules count them."""
     spec = workflow.definition.clocks.get(name)
-    run = Run(name, clock["started_at"], clock["due_at"], 0, spec.unit if spec else "calendar")
+    run = Run(name, clock["started_at"], clock["due_at"], spec.unit if spec else "calendar")
     periods = deadline_periods(run, workflow.definition.escalation.overdue_periods, calendar)
     return [
         SimulatedBreach(at, name, n)

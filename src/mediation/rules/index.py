@@ -106,8 +106,9 @@ class DeadlineIndexView(View[IndexTables]):
                 name,
                 datetime.fromisoformat(clock["started_at"]),
                 datetime.fromisoformat(clock["due_at"]),
-                clock.get("extensions", 0),
                 clocks[name].unit if name in clocks else "calendar",
+                clock.get("extensions", 0),
+                frozenset(clock.get("spent", ())),
             )
             due.update(deadline_periods(run, state["periods"], self._calendar))
         for key, at in {**state["risk"], **state["timers"]}.items():
@@ -137,6 +138,8 @@ class DeadlineIndexView(View[IndexTables]):
             clock = clocks[event.clock]
             clock["due_at"] = _iso(event.due_at)
             clock["extensions"] = clock.get("extensions", 0) + 1
+            prefix = f"deadline:{event.clock}:"  # as Case.DeadlineExtended keeps them
+            clock["spent"] = [key for key in state["escalated"] if key.startswith(prefix)]
         elif isinstance(event, Case.RiskGraded):
             if event.risk != RED:
                 state["risk"] = {}
