@@ -11,17 +11,29 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    event,
+    func,
+    select,
+)
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.case import Case
 from mediation.domain.decisions import execute
 from mediation.domain.ports import Context
-from mediation.projections import Projections, build_projections
+from mediation.projections import Projections, StatsQuery, build_projections, stats
 from mediation.projections.log import EventLog
 from mediation.projections.processor import Outcome, Processor, collector_paused
 from mediation.projections.view import Recorded, View
@@ -355,3 +367,33 @@ def test_a_collector_switched_off_by_the_program_stays_off_after_a_batch() -> No
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_statistics_of_one_request_come_from_one_state_of_the_view(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    """Counts and days to close are read in separate statements: a batch committed between
+    them must not reach one and not the other."""
+    desk.resolve(desk.register())  # one case closed
+    projections.catch_up()
+    facts = projections.views["stats"].tables(1).facts
+    with services.engine.connect() as conn:
+        closed = conn.execute(select(facts).where(facts.c.kind == "closed")).one()._asdict()
+    injected: list[int] = []
+
+    def commit_between(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if injected or "stats_facts" not in statement or "count(" not in statement.lower():
+            return
+        injected.append(closed["position"] + 1000)  # as a batch's commit would, meanwhile
+        with services.engine.begin() as other:
+            other.execute(facts.insert().values(closed | {"position": injected[0]}))
+
+    event.listen(services.engine, "after_cursor_execute", commit_between)
+    try:
+        query = StatsQuery(frozenset({"cg-a"}), date(2000, 1, 1), date(2100, 1, 1), ())
+        [total] = stats(projections, query, services.clock.now()).totals
+    finally:
+        event.remove(services.engine, "after_cursor_execute", commit_between)
+
+    assert injected
+    assert sum(total.closed.values()) == len(total.days_to_close) == 1

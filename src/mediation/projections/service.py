@@ -186,11 +186,19 @@ class Projections:
                 if generation is not None:
                     self.view(name).analyze(conn, generation)
 
-    def read(self, name: str, query: Callable[[Connection, Any], R]) -> R:
-        """Run `query(conn, tables)` on the active generation, retrying once if it was switched."""
+    def read(self, name: str, query: Callable[[Connection, Any], R], snapshot: bool = False) -> R:
+        """Run `query(conn, tables)` on the active generation, retrying once if it was switched.
+
+        `snapshot`: all of the query's statements see the view as one batch left it, none of
+        a batch committed between them (a read transaction on SQLite, REPEATABLE READ on
+        PostgreSQL); for a query of several statements whose figures must agree. Only for
+        reading: a snapshot may not write on PostgreSQL once another batch has committed.
+        """
         view = self.view(name)
         for attempt in (1, 2):
             with self.engine.connect() as conn:
+                if snapshot:
+                    _read_snapshot(conn)
                 generation = tracking.active_generation(conn, name)
                 if generation is None:
                     raise NotFoundError(f"view {name!r} has no tables; run create_schema")
@@ -255,6 +263,16 @@ def _status(conn: Connection, name: str, head: int) -> ViewStatus:
         head=head,
         rebuilding=max(building) if building else None,
     )
+
+
+def _read_snapshot(conn: Connection) -> None:
+    """Make the connection's next transaction read one snapshot of the database."""
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    elif conn.dialect.name == "sqlite":
+        # pysqlite begins a transaction only before a write: reads each see the latest
+        # commit. An explicit BEGIN holds one snapshot (WAL) until the connection ends it.
+        conn.exec_driver_sql("BEGIN")
 
 
 def _serialise_setup(conn: Connection) -> None:

@@ -75,4 +75,4 @@ def stats(projections: Projections, query: StatsQuery, now: datetime) -> StatsRe
     def run(conn: Connection, tables: StatsTables) -> StatsReport:
         return read_stats(conn, tables, query, now)
 
-    return projections.read(StatsView.name, run)
+    return projections.read(StatsView.name, run, snapshot=True)  # counts and days agree
