@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from mediation.bootstrap import Services
-from mediation.domain.values import Actor
 from mediation.store import Database
-from tests.support import ORG_CENTERS, ORG_USERS, FakeClock, Org, build_test_services
+from tests.support import FakeClock, Org, build_test_services, make_org
 
 POSTGRES_URL_VAR = "MEDIATION_TEST_POSTGRES_URL"
 
@@ -90,10 +89,4 @@ def services(database: Database, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def org(services: Services) -> Org:
-    for code, name, parent in ORG_CENTERS:
-        services.directory.add_center(code, name, parent)
-    tokens, actors = {}, {}
-    for username, role, center in ORG_USERS:
-        _user, tokens[username] = services.directory.add_user(username, role, center)
-        actors[username] = Actor(username, role, center)
-    return Org(tokens, actors)
+    return make_org(services)

@@ -54,3 +54,14 @@ ORG_USERS = (
 
 def build_test_services(database: Database, clock: FakeClock, **settings: Any) -> Services:
     return build_services(Settings(database_url=database.url, **settings), clock=clock)
+
+
+def make_org(services: Services) -> Org:
+    """The small hierarchy and its users in `services`' directory."""
+    for code, name, parent in ORG_CENTERS:
+        services.directory.add_center(code, name, parent)
+    tokens, actors = {}, {}
+    for username, role, center in ORG_USERS:
+        _user, tokens[username] = services.directory.add_user(username, role, center)
+        actors[username] = Actor(username, role, center)
+    return Org(tokens, actors)

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.values import Channel, PartyRole
-from tests.support import Org
+from mediation.store import Database
+from tests.support import FakeClock, Org, build_test_services, make_org
 
 
 def a_case_with_history(services: Services, org: Org) -> UUID:
@@ -92,3 +93,39 @@ def test_an_event_cut_from_the_middle_is_named(services: Services, org: Org) -> 
 
     assert not check.intact
     assert check.problem == "version 2 is missing (found 3)"
+
+
+def snapshots_table(services: Services) -> str:
+    return "stored_snapshots" if services.database.is_sqlite else "mediation_snapshots"
+
+
+def test_a_snapshot_edited_in_the_database_is_named_though_the_events_are_intact(
+    database: Database, clock: FakeClock
+) -> None:
+    """The service loads a case from its latest snapshot: an edit there would change what it
+    shows and decides, while every event still verifies."""
+    services = build_test_services(database, clock, snapshot_interval=2)
+    try:
+        org = make_org(services)
+        case_id = a_case_with_history(services, org)  # 4 events: snapshots at 2 and 4
+        assert services.cases.verify_chain(case_id).intact
+        table = snapshots_table(services)
+        key = case_id.hex if services.database.is_sqlite else case_id
+        where = "originator_id = :id AND originator_version = 4"
+        with services.engine.begin() as conn:
+            state = conn.execute(
+                text(f"SELECT state FROM {table} WHERE {where}"), {"id": key}
+            ).scalar_one()
+            edited = bytes(state).replace("宅基地边界争议".encode(), "已经解决".encode())
+            assert edited != bytes(state)
+            conn.execute(
+                text(f"UPDATE {table} SET state = :s WHERE {where}"), {"s": edited, "id": key}
+            )
+
+        check = services.cases.verify_chain(case_id)
+    finally:
+        services.close()
+
+    assert not check.intact
+    assert check.problem is not None
+    assert "snapshot does not agree with its events" in check.problem

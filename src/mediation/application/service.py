@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -210,18 +210,42 @@ class CaseApplication(Application[UUID]):
         return entries
 
     def verify_chain(self, case_id: UUID) -> ChainCheck:
-        """Read the case's stored events and check each follows the one before, unedited."""
+        """Read the case's stored events and check each follows the one before, unedited; then
+        that the case as the service loads it (from its latest snapshot and the events after)
+        shows what the events alone give: a snapshot is no part of the chain, and one edited
+        in the database would change what the service shows and decides."""
         link, version, count = GENESIS, 1, 0
+        folded: Case | None = None
         for record in self.recorder.select_events(case_id):
             count += 1
             problem = self._broken_link(record, version, link)
             if problem is not None:
                 return ChainCheck(case_id, count, False, link, problem)
-            link = digest(self.mapper.to_domain_event(record))
+            event = self.mapper.to_domain_event(record)
+            assert isinstance(event, Case.Event)  # `_broken_link` refused anything else
+            link = digest(event)
+            folded = cast(Case, event.mutate(folded))
             version += 1
-        if count == 0:
+        if folded is None:
             raise CaseNotFoundError(case_id)
-        return ChainCheck(case_id, count, True, link)
+        problem = self._snapshot_problem(case_id, folded)
+        return ChainCheck(case_id, count, problem is None, link, problem)
+
+    def _snapshot_problem(self, case_id: UUID, folded: Case) -> str | None:
+        """Why the case loaded through its snapshot differs from its events folded, if it does."""
+        if self.snapshots is None:
+            return None
+        try:
+            loaded = self._get(case_id)
+        except Exception as error:  # an unreadable snapshot is an altered one
+            return f"its snapshot cannot be read ({type(error).__name__})"
+        workflow, now = self._workflow(folded), self.clock.now()
+        if case_view(loaded, workflow, now, False) != case_view(folded, workflow, now, False):
+            return (
+                "its snapshot does not agree with its events (edited, or taken by an older "
+                "mediation): the service shows and decides on the snapshot's state"
+            )
+        return None
 
     def _broken_link(self, record: StoredEvent, version: int, link: str) -> str | None:
         if record.originator_version != version:
