@@ -6,11 +6,12 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from eventsourcing.persistence import StoredEvent
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from mediation.accounts import Directory
@@ -194,25 +195,59 @@ class StoreKeyError(Exception):
 
 
 def store_env(settings: Settings, database: Database) -> dict[str, str]:
-    env = database.eventsourcing_env()
-    if settings.cipher_key is not None:
-        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
-        env["CIPHER_KEY"] = settings.cipher_key.get_secret_value()
-    return env
+    return database.eventsourcing_env() | _cipher_env(settings)
+
+
+def _cipher_env(settings: Settings) -> dict[str, str]:
+    if settings.cipher_key is None:
+        return {}
+    return {
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": settings.cipher_key.get_secret_value(),
+    }
+
+
+# Stored events tried at the log's start and at its end when checking the key: one damaged
+# event must not pass for a wrong key (and stop every command, `audit verify` included).
+KEY_SAMPLE = 5
+KEY_REFUSAL = (
+    "the stored events cannot be read with this configuration: MEDIATION_CIPHER_KEY is wrong, "
+    "or missing for an encrypted store, or set for an unencrypted one"
+)
 
 
 def check_store_readable(cases: CaseApplication) -> None:
-    """Refuse to start when the first stored event does not decode: a wrong or missing key."""
-    first = cases.recorder.select_notifications(start=1, limit=1)
-    if not first:
+    """Refuse to start when none of the first and last stored events decodes: a wrong or
+    missing key. (One that does not while others do was altered: `audit verify` names it.)"""
+    head = cases.recorder.max_notification_id() or 0
+    sample = [
+        *cases.recorder.select_notifications(start=1, limit=KEY_SAMPLE),
+        *cases.recorder.select_notifications(start=max(1, head - KEY_SAMPLE + 1), limit=KEY_SAMPLE),
+    ]
+    if sample and not _any_decodes(cases, sample):
+        raise StoreKeyError(KEY_REFUSAL)
+
+
+def check_backup_readable(settings: Settings, events: Sequence[StoredEvent]) -> None:
+    """Refuse a backup none of whose sample `events` this configuration can read, before it
+    replaces anything (the key is wrong, or missing, or set for an unencrypted store)."""
+    if not events:
         return
-    try:
-        cases.mapper.to_domain_event(first[0])
-    except Exception:  # whatever the cipher or the decoder raises, the cause is the same
-        raise StoreKeyError(
-            "the stored events cannot be read with this configuration: MEDIATION_CIPHER_KEY "
-            "is wrong, or missing for an encrypted store, or set for an unencrypted one"
-        ) from None
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo"} | _cipher_env(settings)
+    workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
+    reader = CaseApplication(env, workflows, Directory(create_engine("sqlite://")))
+    if not _any_decodes(reader, events):
+        raise StoreKeyError(f"the backup cannot be restored: {KEY_REFUSAL}")
+
+
+def _any_decodes(cases: CaseApplication, events: Iterable[StoredEvent]) -> bool:
+    for event in events:
+        try:
+            cases.mapper.to_domain_event(event)
+        except Exception:  # whatever the cipher or the decoder raises: try the next
+            continue
+        return True
+    return False
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -84,3 +84,13 @@ def cut_events(services: Services, case_id: UUID, first: int, last: int | None =
             text(f"DELETE FROM {_table(services)} WHERE {where}"),
             {"id": _key(services, case_id), "first": first, "last": last or 2**31 - 1},
         )
+
+
+def damage_event(services: Services, case_id: UUID, version: int) -> None:
+    """Cut one stored event's state short, so that nothing can decode it."""
+    where = "originator_id = :id AND originator_version = :v"
+    with services.engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE {_table(services)} SET state = substr(state, 1, 20) WHERE {where}"),
+            {"id": _key(services, case_id), "v": version},
+        )

@@ -10,7 +10,14 @@ import pytest
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
-from tests.operations.operations_support import a_case, configure, cut_events, edit_event, run
+from tests.operations.operations_support import (
+    a_case,
+    configure,
+    cut_events,
+    damage_event,
+    edit_event,
+    run,
+)
 from tests.support import Org
 
 
@@ -50,6 +57,23 @@ def test_an_event_edited_by_sql_makes_verify_exit_1_naming_that_case_only(
     assert result.stdout.splitlines() == [
         f"{edited}: version 4 does not follow version 3: edited or reordered"
     ]
+    assert str(untouched) not in result.stdout
+
+
+def test_the_log_s_first_event_damaged_is_named_not_taken_for_a_wrong_key(
+    services: Services, two_cases: list[UUID]
+) -> None:
+    damaged, untouched = two_cases
+    assert services.cases.recorder.select_notifications(1, 1)[0].originator_id == damaged
+    damage_event(services, damaged, 1)  # the store's very first event
+
+    result = run("audit", "verify")
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{damaged}: version 1 cannot be read (MapperDeserialisationError)"
+    ]
+    assert "MEDIATION_CIPHER_KEY" not in result.output
     assert str(untouched) not in result.stdout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from mediation.domain.values import Actor
 from mediation.operations.audit import stored_case_ids, verify
 from mediation.store import Database
 from tests.operations.operations_support import a_case, configure, edit_event, run
-from tests.support import FakeClock, Org, build_test_services
+from tests.support import FakeClock, Org, build_test_services, make_org
 
 
 @pytest.fixture
@@ -214,3 +215,52 @@ def test_a_backup_into_a_missing_folder_is_a_clear_error(
 
     assert result.exit_code == 2
     assert "cannot write" in result.stderr
+
+
+def test_a_backup_another_key_wrote_is_refused_before_the_store_is_replaced(
+    database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ours, theirs = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    for db, key in ((other, theirs), (database, ours)):
+        services = build_test_services(db, clock, cipher_key=key)
+        try:
+            case_id = a_case(services, make_org(services).actors["clerk"])
+        finally:
+            services.close()
+    configure(monkeypatch, other)
+    monkeypatch.setenv("MEDIATION_CIPHER_KEY", theirs)
+    assert run("backup", str(tmp_path / "theirs.db")).exit_code == 0
+
+    configure(monkeypatch, database)
+    monkeypatch.setenv("MEDIATION_CIPHER_KEY", ours)
+    refused = run("restore", "--force", str(tmp_path / "theirs.db"))
+
+    assert refused.exit_code == 1
+    assert "the backup cannot be restored" in refused.stderr
+    assert "restored" not in refused.stderr.replace("cannot be restored", "")
+    services = build_test_services(database, clock, cipher_key=ours)  # still ours, readable
+    try:
+        assert stored_case_ids(services.cases) == [case_id]
+    finally:
+        services.close()
+
+
+def test_a_store_a_service_merely_started_on_takes_a_restore_without_force(
+    services: Services, org: Org, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: FakeClock
+) -> None:
+    configure(monkeypatch, services.database)
+    kept = a_case(services, org.actors["clerk"])
+    assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
+    fresh = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    build_test_services(fresh, clock).close()  # its tables, secrets and views' bookkeeping
+    configure(monkeypatch, fresh)
+
+    restored = run("restore", str(tmp_path / "backup.db"))
+
+    assert restored.exit_code == 0, restored.output
+    services_again = build_test_services(fresh, clock)
+    try:
+        assert stored_case_ids(services_again.cases) == [kept]
+    finally:
+        services_again.close()

@@ -13,7 +13,9 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy.engine import URL, make_url
 
 from mediation.domain.errors import ConflictError, InvalidFieldError
@@ -85,13 +87,40 @@ def check_backup(path: Path) -> None:
         raise InvalidFieldError("FILE", f"{path} holds no event store")
 
 
+def sample_events(path: Path, count: int = 5) -> list[StoredEvent]:
+    """Up to `count` stored events from the start of a backup's log and as many from its end
+    (read only): enough to tell whether a configuration's key reads it."""
+    with closing(_read_only(path)) as conn:
+        columns = f"originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+        rows = conn.execute(f"SELECT {columns} ORDER BY rowid LIMIT ?", (count,)).fetchall()
+        rows += conn.execute(f"SELECT {columns} ORDER BY rowid DESC LIMIT ?", (count,)).fetchall()
+    return [
+        StoredEvent(
+            originator_id=UUID(str(originator)),
+            originator_version=version,
+            topic=topic,
+            state=bytes(state),
+        )
+        for originator, version, topic, state in rows
+    ]
+
+
+# What a store holds that is worth refusing to overwrite: the events and the accounts. What a
+# service writes as it starts (its instance secrets, its views' tracking rows) is not.
+HOLDINGS = (EVENTS_TABLE, "centers", "users")
+
+
 def holds_data(path: Path) -> bool:
-    """Whether a SQLite file has a row in any table (a fresh service's empty tables do not count)."""
+    """Whether a SQLite file holds events or accounts (a store a service merely started on,
+    with its tables and their bookkeeping, does not count)."""
     if not path.is_file() or path.stat().st_size == 0:
         return False
     with closing(sqlite3.connect(path, timeout=10)) as conn:
+        present = set(_tables(conn))
         return any(
-            conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() for table in _tables(conn)
+            conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
+            for table in HOLDINGS
+            if table in present
         )
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import typer
 
-from mediation.bootstrap import Services, StoreKeyError, build_services
+from mediation.bootstrap import Services, StoreKeyError, build_services, check_backup_readable
 from mediation.calendars import CalendarError
 from mediation.domain.errors import (
     ConflictError,
@@ -26,9 +26,11 @@ from mediation.domain.errors import (
 from mediation.operations import audit
 from mediation.operations.backup import (
     backup_sqlite,
+    check_backup,
     postgres_commands,
     rebuild_views,
     restore_sqlite,
+    sample_events,
 )
 from mediation.settings import Settings
 from mediation.settings_cli import settings_or_exit
@@ -148,6 +150,8 @@ def restore_command(
     if not database.is_sqlite:
         _postgres_instead(database, file)
     with _reported():
+        check_backup(file)
+        check_backup_readable(settings, sample_events(file))  # before anything is replaced
         restore_sqlite(file, database, force=force)
         typer.echo(f"restored {file} into {database.url}; verifying", err=True)
         with _services(settings) as services:
