@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,3 +223,26 @@ def test_center_webhook_refuses_bad_input_with_a_message_and_exit_2(
     assert result.exit_code == 2
     assert message in result.stderr
     assert "has no webhook" in run("center", "webhook", "chengguan").stderr
+
+
+@pytest.mark.postgres
+def test_account_commands_started_together_on_an_empty_postgresql_store_all_succeed(
+    postgres_database_url: str,
+) -> None:
+    """Each creates the accounts' tables it finds missing: one at a time, as the service does
+    (two at once failed with a unique violation on PostgreSQL's catalogue)."""
+    env = {**os.environ, "MEDIATION_DATABASE_URL": postgres_database_url}
+    commands = [["center", "list"], ["user", "list"], ["center", "list"], ["user", "list"]]
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mediation.cli", *command],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    outcomes = [(process.wait(timeout=120), process.communicate()[1]) for process in started]
+
+    assert [code for code, _err in outcomes] == [0] * len(commands), outcomes

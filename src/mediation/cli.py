@@ -69,11 +69,14 @@ def _exit_codes() -> Iterator[None]:
 @contextmanager
 def _directory() -> Iterator[Directory]:
     """The configured accounts directory."""
+    from mediation.bootstrap import setup_lock, tolerate_concurrent_setup  # the composition root
+
     engine = Database(_settings().database_url).create_engine()
     try:
         with _exit_codes():
             directory = Directory(engine)
-            directory.create_schema()
+            with setup_lock(engine):  # as the service starts: with others at once on PostgreSQL
+                tolerate_concurrent_setup(directory.create_schema)
             yield directory
     finally:
         engine.dispose()
