@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from mediation.bootstrap import Services
+from mediation.domain import decisions
 from tests.support import FakeClock
-from tests.web.web_support import act, post_form, register, sign_in
+from tests.web.web_support import act, post_form, register, registration, sign_in
 
 STATUS = re.compile(r'id="case-status">([^<]+)<')
 
@@ -171,3 +173,42 @@ def test_a_mediator_records_consent_a_session_and_the_agreement(
     assert status_shown(page) == "Agreement in force"
     assert "赔偿 500 元" in page
     assert "双方同意 ཚང་མ་མོས་མཐུན།" in page
+
+
+def test_a_session_scheduled_beyond_a_year_is_refused_and_one_stored_before_still_shows(
+    web_app: object, clerk: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = routed(clerk)
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
+        sign_in(mia, "mia")
+        for party in ("p1", "p2"):
+            act(mia, case_id, "record_consent", party=party, consent="yes")
+        refused = act(mia, case_id, "schedule_session", at="0001-01-01T00:00", place="调解室")
+        # As an older version accepted it: the year-1 moment stays in the case for good.
+        monkeypatch.setattr(decisions, "SESSION_DAYS", 10**6)
+        stored = act(mia, case_id, "schedule_session", at="0001-01-01T00:00", place="调解室")
+        page = mia.get(f"/cases/{case_id}")
+
+    assert refused.status_code == 422
+    assert "within 366 days" in refused.text
+    assert stored.status_code == 303
+    assert page.status_code == 200
+    assert "0001-01-01" in page.text
+
+
+@pytest.mark.parametrize("number", ["x", "1.5", "²"])
+def test_a_tampered_number_in_a_form_is_taken_for_none_not_a_server_error(
+    web_app: object, clerk: TestClient, number: str
+) -> None:
+    case_id = register(clerk)
+    form = registration() | {"remove_party": number}
+    removing = post_form(clerk, "/cases/new", form, "/cases/new")
+    acting = post_form(
+        clerk, f"/cases/{case_id}/actions/accept", {"version": number}, f"/cases/{case_id}"
+    )
+    reading = post_form(clerk, "/notifications/read", {"up_to": number}, "/notifications")
+
+    assert removing.status_code == 200  # the form again, every party kept
+    assert removing.text.count('name="parties-') >= 2 * 4
+    assert acting.status_code < 500
+    assert reading.status_code < 500

@@ -349,6 +349,18 @@ def _supervise(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
     return Decision(Case.SupervisionInstructed, {"instruction": cmd.instruction, "due": cmd.due})
 
 
+# A session is scheduled within this many days of today, either way (one held already may be
+# recorded late): a moment beyond what the calendar's ends can show stopped the case's page.
+SESSION_DAYS = 366
+
+
+def _schedule_session(_case: Case, cmd: c.Command, ctx: Context) -> Decision:
+    assert isinstance(cmd, c.ScheduleSession)
+    if abs(cmd.at - ctx.now) > timedelta(days=SESSION_DAYS):
+        raise InvalidFieldError("at", f"must be within {SESSION_DAYS} days from today")
+    return Decision(Case.SessionScheduled, {"at": cmd.at, "place": cmd.place})
+
+
 def _answer_supervision(case: Case, cmd: c.Command, _ctx: Context) -> Decision:
     assert isinstance(cmd, c.AnswerSupervision)
     given = len(case.supervisions)
@@ -383,7 +395,7 @@ HANDLERS: dict[type[c.Command], Callable[[Case, c.Command, Context], Decision]] 
     c.ReturnTransfer: _return_transfer,
     c.RecordConsent: _record_consent,
     c.AssignMediator: _assign_mediator,
-    c.ScheduleSession: _copy(Case.SessionScheduled, "at", "place"),
+    c.ScheduleSession: _schedule_session,
     c.RecordSession: _copy(Case.SessionHeld, "summary"),
     c.ExtendDeadline: _extend_deadline,
     c.ReachAgreement: _reach_agreement,

@@ -107,15 +107,24 @@ class Translator:
         return translated if translated != text else text.replace("_", " ")
 
     def moment(self, moment: datetime | None, style: str = "medium") -> str:
+        """A moment where the centers are; one the local zone cannot hold (a year-1 or
+        year-9999 edge, recorded before such moments were refused) as it was stored."""
         if moment is None:
             return "—"
-        return format_datetime(moment, style, tzinfo=self.zone, locale=self.language)
+        try:
+            return format_datetime(moment, style, tzinfo=self.zone, locale=self.language)
+        except OverflowError:
+            return moment.isoformat()
 
     def day(self, day: date | datetime | None, style: str = "medium") -> str:
         if day is None:
             return "—"
         if isinstance(day, datetime):
-            day = day.astimezone(self.zone).date()
+            moment = day
+            try:
+                day = moment.astimezone(self.zone).date()
+            except OverflowError:
+                return moment.date().isoformat()
         return format_date(day, style, locale=self.language)
 
     def period(self, start: date | None, period: str) -> str:

@@ -88,7 +88,7 @@ def _status(error: MediationError) -> int:
 
 def _version(value: object) -> int | None:
     text = str(value or "")
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() and text.isascii() else None
 
 
 def _again(

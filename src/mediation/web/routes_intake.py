@@ -38,7 +38,8 @@ def register(
         intake.add_party()
         return _form(request, web, t, actor, intake, key)
     if "remove_party" in form:
-        intake.remove_party(int(str(form.get("remove_party", "-1")) or -1))
+        number = str(form.get("remove_party", ""))
+        intake.remove_party(int(number) if number.isdecimal() else -1)  # -1: none removed
         return _form(request, web, t, actor, intake, key)
     command = intake.command()
     if command is None:

@@ -129,7 +129,7 @@ def _unread(entry: AuditEntry, marked: set[int], read_up_to: int) -> bool:
 def mark_read(request: Request, web: WebDep, actor: ActorDep, form: FormDep) -> RedirectResponse:
     """Mark every notification shown so far as read (escalations for the user, kept)."""
     up_to = str(form.get("up_to", "0"))
-    if up_to.isdigit():
+    if up_to.isdecimal() and up_to.isascii():  # not "²", which isdigit() lets through
         request.session[_READ] = max(int(up_to), int(request.session.get(_READ, 0)))
     if web.projections is not None:
         centers = web.scope(actor)
