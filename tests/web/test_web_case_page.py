@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from mediation.bootstrap import Services
 from mediation.domain import decisions
+from mediation.domain.values import Actor, Role
 from tests.support import FakeClock
 from tests.web.web_support import act, post_form, register, registration, sign_in
 
@@ -212,3 +213,23 @@ def test_a_tampered_number_in_a_form_is_taken_for_none_not_a_server_error(
     assert removing.text.count('name="parties-') >= 2 * 4
     assert acting.status_code < 500
     assert reading.status_code < 500
+
+
+def test_an_intake_keeps_every_party_row_it_was_sent_and_refuses_too_many(
+    web_app: object, clerk: TestClient, web_services: Services
+) -> None:
+    def with_parties(count: int) -> dict[str, str]:
+        form = registration()
+        for index in range(2, count):  # rows 0 and 1: the applicant and a respondent
+            form |= {f"parties-{index}-role": "respondent", f"parties-{index}-name": f"工人{index}"}
+        return form
+
+    crew = post_form(clerk, "/cases/new", with_parties(23), "/cases/new")
+    too_many = post_form(clerk, "/cases/new", with_parties(201), "/cases/new")
+
+    assert crew.status_code == 303, crew.text
+    case_id = uuid.UUID(crew.headers["location"].removeprefix("/cases/"))
+    clerk_actor = Actor("clerk", Role.CLERK, "cg-a")
+    assert len(web_services.cases.case(case_id, clerk_actor).parties) == 23
+    assert too_many.status_code == 422
+    assert "must be at most 200 parties" in too_many.text

@@ -21,6 +21,7 @@ from mediation.domain.values import (
 SHORT = 200
 LONG = 4000
 SUPERVISIONS = 1000  # instructions a case may have: a number beyond is no instruction
+PARTIES = 200  # parties of one dispute: a work crew's unpaid wages, a village's land
 
 
 # Control characters other than tab and line breaks: no text of a case needs them, and
@@ -105,6 +106,8 @@ def _looks_like_phone(value: str) -> bool:
 
 
 def _check_parties(parties: tuple[NewParty, ...]) -> None:
+    if len(parties) > PARTIES:
+        raise InvalidFieldError("parties", f"must be at most {PARTIES} parties")
     for index, party in enumerate(parties):
         party.validate(f"parties[{index}]")
     roles = {party.role for party in parties}

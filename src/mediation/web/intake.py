@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
@@ -14,7 +15,8 @@ from mediation.domain.values import Channel, Complexity, PartyRole, Risk
 from mediation.web.i18n import N_
 
 PARTY_FIELDS = ("role", "name", "phone", "id_number")
-MAX_PARTIES = 20
+MAX_PARTIES = c.PARTIES
+PARTY_ROW = re.compile(r"parties-(\d{1,4})-role")
 E = TypeVar("E", bound=StrEnum)
 TEXT_FIELDS = ("dispute_type", "summary", "place", "center")
 REQUIRED = ("dispute_type", "channel", "summary")
@@ -38,16 +40,20 @@ class Intake:
     def posted(cls, form: FormData) -> Intake:
         names = ("channel", "risk", "complexity", *TEXT_FIELDS)
         values = {name: str(form.get(name, "")).strip() for name in names}
-        rows = []
-        for index in range(MAX_PARTIES):
-            row = {k: str(form.get(f"parties-{index}-{k}", "")).strip() for k in PARTY_FIELDS}
-            if f"parties-{index}-role" in form:
-                rows.append(row)
+        indexes = sorted(
+            {int(found[1]) for key in form if (found := PARTY_ROW.fullmatch(key)) is not None}
+        )
+        rows = [
+            {k: str(form.get(f"parties-{index}-{k}", "")).strip() for k in PARTY_FIELDS}
+            for index in indexes
+        ]  # every row sent: more than MAX_PARTIES are refused by the command, not dropped
         return cls(values=values, parties=rows)
 
     def add_party(self) -> None:
         if len(self.parties) < MAX_PARTIES:
             self.parties.append(_row(PartyRole.RESPONDENT))
+        else:
+            self._error(InvalidFieldError("parties", f"must be at most {MAX_PARTIES} parties"))
 
     def remove_party(self, index: int) -> None:
         if 0 <= index < len(self.parties):

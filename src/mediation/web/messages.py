@@ -22,6 +22,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, message in (
         (r"must not be blank", N_("must not be blank")),
         (r"must be at most (?P<n>\d+) characters", N_("must be at most %(n)s characters")),
+        (r"must be at most (?P<n>\d+) parties", N_("must be at most %(n)s parties")),
         (r"must be at least (?P<n>\d+) characters", N_("must be at least %(n)s characters")),
         (
             r"must be between (?P<low>\d+) and (?P<high>\d+)",
