@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from mediation.bootstrap import Services
-from tests.web.web_support import PASSWORD, csrf, post_form, sign_in
+from tests.web.web_support import PASSWORD, csrf, post_form, register, sign_in
 
 
 def test_a_page_asked_for_without_a_session_sends_the_browser_to_sign_in_and_back(
@@ -88,3 +88,33 @@ def test_a_new_password_or_a_disabled_user_ends_open_sessions(
 def test_a_forged_session_cookie_is_not_accepted(browser: TestClient) -> None:
     browser.cookies.set("mediation_session", "eyJ1c2VyIjogImFkbWluIn0=.forged.signature")
     assert browser.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_form_sent_after_the_session_ended_returns_to_its_page_once_signed_in(
+    web_services: Services, clerk: TestClient, web_app: object
+) -> None:
+    case_id = register(clerk)
+    page = f"http://testserver/cases/{case_id}"
+    web_services.directory.set_password("clerk", "another long passphrase")  # ends the session
+
+    response = clerk.post(
+        f"/cases/{case_id}/actions/add_note",
+        data={"text": "回访记录", "csrf_token": "whatever"},
+        headers={"Referer": page},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/sign-in?next=%2Fcases%2F{case_id}"
+
+
+def test_the_language_switch_on_a_page_a_form_post_showed_returns_to_that_page(
+    clerk: TestClient,
+) -> None:
+    case_id = register(clerk)
+    refused = post_form(
+        clerk, f"/cases/{case_id}/actions/reject", {"version": "1"}, f"/cases/{case_id}"
+    )  # no reason: the form again, with its error
+
+    assert refused.status_code == 422
+    assert f'name="next" value="/cases/{case_id}"' in refused.text

@@ -32,9 +32,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> http
 
 
 def post_form(client: TestClient, path: str, data: dict[str, Any], page: str) -> httpx2.Response:
-    """Post a form as the page at `page` would, with the session's CSRF token."""
+    """Post a form as the page at `page` would: with the session's CSRF token, and the page
+    as the Referer, as browsers send it."""
     response: httpx2.Response = client.post(
-        path, data={**data, "csrf_token": csrf(client, page)}, follow_redirects=False
+        path,
+        data={**data, "csrf_token": csrf(client, page)},
+        headers={"Referer": f"http://testserver{page}"},
+        follow_redirects=False,
     )
     return response
 

@@ -127,7 +127,7 @@ def render(
         "csrf_token": sessions.csrf_token(request),
         "flashes": sessions.take_flashes(request),
         "languages": [(code, NATIVE_NAMES[code]) for code in LANGUAGES],
-        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "here": sessions.page_address(request),
         "now": web.services.clock.now(),
         "behind": False,
         "center_names": {c.code: c.name for c in web.services.directory.list_centers()},

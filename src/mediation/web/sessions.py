@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -79,8 +80,20 @@ def signed_in_actor(request: Request, directory: Directory) -> Actor:
 
 
 def _here(request: Request) -> str:
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query and request.method == "GET" else "")
+    return page_address(request)
+
+
+def page_address(request: Request) -> str:
+    """Where to show this page again (after signing in, or in another language): its own
+    address for a GET; for a form's POST, the page the form was on (its action path answers
+    POST only), from the Referer when it is this site's, else the start page."""
+    if request.method == "GET":
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return "/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""), "/")
 
 
 def flash(request: Request, kind: str, message: str) -> None:
