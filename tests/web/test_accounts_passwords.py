@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, inspect, text
 
 from mediation.accounts import Directory, Passwords, Principal, SignInThrottledError, Throttle
+from mediation.accounts import directory as accounts_directory
 from mediation.accounts.tables import UserRow
 from mediation.domain.errors import InvalidFieldError, NotFoundError
 from mediation.domain.values import Role
@@ -89,12 +92,28 @@ def test_setting_a_password_replaces_the_old_one_and_changes_the_session_stamp(
 ) -> None:
     stamp = directory.password_stamp("clerk")
     assert stamp is not None
-    assert directory.session_principal("clerk", stamp) is not None
+    session = directory.open_session("clerk")
+    assert directory.session_principal("clerk", stamp, session) is not None
     directory.set_password("clerk", "a brand new passphrase")
     assert directory.verify_password("clerk", PASSWORD) is None
     assert directory.verify_password("clerk", "a brand new passphrase") is not None
-    assert directory.session_principal("clerk", stamp) is None
+    assert directory.session_principal("clerk", stamp, session) is None
     assert directory.password_stamp("clerk") != stamp
+
+
+def test_a_session_ends_when_signed_out_or_its_lifetime_is_over(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stamp = directory.password_stamp("clerk")
+    assert stamp is not None
+    signed_out, aging = directory.open_session("clerk"), directory.open_session("clerk")
+    directory.end_session(signed_out)
+
+    assert directory.session_principal("clerk", stamp, signed_out) is None
+    assert directory.session_principal("clerk", stamp, aging) is not None
+    assert directory.session_principal("mia", stamp, aging) is None  # another user's session
+    monkeypatch.setattr(accounts_directory, "SESSION_LIFETIME", timedelta(0))
+    assert directory.session_principal("clerk", stamp, aging) is None
 
 
 def test_setting_the_password_of_an_unknown_user_fails_naming_the_user(

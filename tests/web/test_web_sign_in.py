@@ -118,3 +118,16 @@ def test_the_language_switch_on_a_page_a_form_post_showed_returns_to_that_page(
 
     assert refused.status_code == 422
     assert f'name="next" value="/cases/{case_id}"' in refused.text
+
+
+def test_a_copy_of_the_session_cookie_is_refused_once_signed_out(clerk: TestClient) -> None:
+    copied = clerk.cookies.get("mediation_session")
+    assert copied is not None
+    with TestClient(clerk.app) as thief:
+        thief.cookies.set("mediation_session", copied)
+        assert thief.get("/queue", follow_redirects=False).status_code == 200  # a live copy
+        assert post_form(clerk, "/sign-out", {}, "/queue").status_code == 303
+
+        after = thief.get("/queue", follow_redirects=False)
+
+    assert after.status_code == 303  # to sign in

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, inspect, select, text
+from sqlalchemy import Engine, bindparam, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,7 @@ from mediation.accounts.tables import (
     CenterRow,
     InstanceSecretRow,
     UserRow,
+    WebSessionRow,
     check_code,
     check_username,
     checked_name,
@@ -30,6 +31,8 @@ from mediation.domain.errors import DuplicateError, NotFoundError
 from mediation.domain.values import Role
 
 TOKEN_PREFIX = "med_"
+# A web session ends this long after signing in, however busy: a working day and some.
+SESSION_LIFETIME = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -198,13 +201,45 @@ class Directory:
             return None
         return stamp(row.password_hash)
 
-    def session_principal(self, username: str, password_stamp: str) -> Principal | None:
-        """The user a session belongs to, while enabled and on the password it signed in with."""
+    def open_session(self, username: str) -> str:
+        """Record a new web session of the user (signed in just now); its id, for the cookie.
+        The user's sessions ended or past SESSION_LIFETIME are forgotten meanwhile."""
+        now = datetime.now(UTC)
+        session_id = secrets.token_urlsafe(32)
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(WebSessionRow).where(
+                    WebSessionRow.username == username,
+                    (WebSessionRow.ended_at.is_not(None))
+                    | (WebSessionRow.started_at < now - SESSION_LIFETIME),
+                )
+            )
+            session.add(WebSessionRow(id=session_id, username=username, started_at=now))
+        return session_id
+
+    def end_session(self, session_id: str) -> None:
+        """Signing out: the session's cookie, or any copy of it, is refused from now on."""
+        with self._sessions.begin() as session:
+            row = session.get(WebSessionRow, session_id)
+            if row is not None and row.ended_at is None:
+                row.ended_at = datetime.now(UTC)
+
+    def session_principal(
+        self, username: str, password_stamp: str, session_id: str
+    ) -> Principal | None:
+        """The user a session belongs to: while the session is open (not signed out, younger
+        than SESSION_LIFETIME), the user enabled and on the password it signed in with."""
         with self._sessions() as session:
             row = session.get(UserRow, username)
+            open_session = session.get(WebSessionRow, session_id)
         if row is None or row.disabled or row.password_hash is None:
             return None
         if not hmac.compare_digest(stamp(row.password_hash), password_stamp):
+            return None
+        if open_session is None or open_session.username != username:
+            return None
+        started = open_session.started_at.replace(tzinfo=open_session.started_at.tzinfo or UTC)
+        if open_session.ended_at is not None or datetime.now(UTC) - started > SESSION_LIFETIME:
             return None
         return Principal(row.username, Role(row.role), row.center_code)
 

@@ -59,6 +59,20 @@ class UserRow(AccountsBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class WebSessionRow(AccountsBase):
+    """A signed-in session of the web pages: the cookie names it; signing out ends it here,
+    so a copy of the cookie is refused afterwards."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random, from the cookie
+    username: Mapped[str] = mapped_column(
+        String(USERNAME_LENGTH), ForeignKey("users.username"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
 def is_code(text: str) -> bool:
     """Whether `text` is 1-32 characters of A-Z a-z 0-9 _ - (what every center code is)."""
     return _CODE.fullmatch(text) is not None

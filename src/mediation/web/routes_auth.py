@@ -61,7 +61,7 @@ def sign_in(request: Request, web: WebDep, t: TranslatorDep, form: FormDep) -> R
     if principal is None or stamp is None:
         message = t.gettext("The username or password is not correct.")
         return _refused(request, web, t, username, next_url, message, 401)
-    sessions.sign_in(request, principal.username, stamp)
+    sessions.sign_in(request, directory, principal.username, stamp)
     return redirect(next_url)
 
 
@@ -87,9 +87,9 @@ def _refused(
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, form: FormDep, t: TranslatorDep) -> RedirectResponse:
+def sign_out(request: Request, form: FormDep, t: TranslatorDep, web: WebDep) -> RedirectResponse:
     """End the session."""
-    sessions.sign_out(request)
+    sessions.sign_out(request, web.services.directory)
     sessions.flash(request, "info", t.gettext("You have signed out."))
     return redirect("/sign-in")
 

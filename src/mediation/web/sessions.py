@@ -1,8 +1,10 @@
 """Who is signed in, the CSRF token every form carries, and one-shot messages after a redirect.
 
 The session lives in a signed cookie (Starlette's SessionMiddleware: HttpOnly, SameSite=Lax).
-It holds the username and a stamp of the password signed in with, so a changed password or a
-disabled user ends every session at the next request.
+It holds the username, a stamp of the password signed in with, so a changed password or a
+disabled user ends every session at the next request, and the id of the session's record in
+the directory, so that signing out ends it for any copy of the cookie too, and every session
+ends SESSION_LIFETIME after signing in.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mediation.domain.values import Actor
 
 CSRF_FIELD = "csrf_token"
 _USER, _STAMP, _CSRF, _FLASH, _SEEN = "user", "stamp", "csrf", "flash", "seen"
+_SESSION = "session"  # the id of its record in the directory (see Directory.open_session)
 
 
 class SignInRequiredError(Exception):
@@ -55,26 +58,33 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def sign_in(request: Request, username: str, stamp: str) -> None:
-    """Start a fresh session (a new CSRF token too: no fixation across the sign-in)."""
+def sign_in(request: Request, directory: Directory, username: str, stamp: str) -> None:
+    """Start a fresh session, recorded in the directory (a new CSRF token too: no fixation
+    across the sign-in)."""
     request.session.clear()
-    request.session.update({_USER: username, _STAMP: stamp})
+    session_id = directory.open_session(username)
+    request.session.update({_USER: username, _STAMP: stamp, _SESSION: session_id})
     csrf_token(request)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, directory: Directory) -> None:
+    """End the session where it is recorded, so that no copy of the cookie still works."""
+    session_id = request.session.get(_SESSION)
+    if isinstance(session_id, str):
+        directory.end_session(session_id)
     request.session.clear()
 
 
 def signed_in_actor(request: Request, directory: Directory) -> Actor:
     """The signed-in user as an actor; SignInRequiredError when there is no valid session."""
     username, stamp = request.session.get(_USER), request.session.get(_STAMP)
+    session_id = request.session.get(_SESSION)
     principal = None
-    if isinstance(username, str) and isinstance(stamp, str):
-        principal = directory.session_principal(username, stamp)
+    if isinstance(username, str) and isinstance(stamp, str) and isinstance(session_id, str):
+        principal = directory.session_principal(username, stamp, session_id)
     if principal is None:
-        request.session.pop(_USER, None)
-        request.session.pop(_STAMP, None)
+        for key in (_USER, _STAMP, _SESSION):
+            request.session.pop(key, None)
         raise SignInRequiredError(_here(request))
     return Actor(principal.username, principal.role, principal.center)
 
