@@ -192,3 +192,18 @@ def test_a_database_made_before_passwords_gets_the_column_and_keeps_its_users(
     }
     directory.set_password("old", PASSWORD)
     assert directory.verify_password("old", PASSWORD) == Principal("old", Role.CLERK, "cg-a")
+
+
+def test_tries_begun_at_the_same_moment_each_count_so_a_burst_waits_as_a_row_would(
+    time: FakeTime,
+) -> None:
+    throttle = Throttle(clock=time)
+    keys = ["user:clerk", "source:10.1.2.3"]
+
+    # Eight sign-ins in parallel: none has been checked yet when the next one begins.
+    waits = [throttle.attempt(keys) for _ in range(8)]
+
+    assert waits[:3] == [0.0, 0.0, 0.0]  # the free tries
+    assert all(wait > 0 for wait in waits[3:])
+    throttle.succeeded(keys)
+    assert throttle.attempt(keys) == 0.0

@@ -176,7 +176,7 @@ class Directory:
         SignInThrottledError says how long to wait, without checking the password.
         """
         keys = [f"user:{username.casefold()}"] + ([f"source:{source}"] if source else [])
-        wait = self.throttle.wait_for(keys)
+        wait = self.throttle.attempt(keys)  # counted as failed until it succeeds
         if wait > 0:
             raise SignInThrottledError(wait)
         row = None
@@ -186,7 +186,6 @@ class Directory:
         stored = row.password_hash if row is not None else None
         # Always verify, against a decoy when there is no hash: an unknown name costs as much.
         if not self.passwords.matches(stored, password) or row is None or row.disabled:
-            self.throttle.failed(keys)
             return None
         self.throttle.succeeded(keys)
         if stored is not None and self.passwords.needs_rehash(stored):

@@ -95,20 +95,22 @@ class Throttle:
         self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
 
-    def wait_for(self, keys: list[str]) -> float:
-        """Seconds to wait before any of these keys may try again (0: try now)."""
+    def attempt(self, keys: list[str]) -> float:
+        """Seconds to wait before any of these keys may try again (0: try now, and the try is
+        counted as a failure at once, in the same step: tries made at the same moment each
+        count, so a burst of parallel guesses waits as a row of them would; `succeeded`
+        forgets them)."""
         now = self.clock()
         with self._lock:
-            return max((self._wait(key, now) for key in keys), default=0.0)
-
-    def failed(self, keys: list[str]) -> None:
-        now = self.clock()
-        with self._lock:
+            wait = max((self._wait(key, now) for key in keys), default=0.0)
+            if wait > 0:
+                return wait
             self._forget_old(now)
             for key in keys:
                 entry = self._failures.setdefault(key, _Failures(0, now))
                 entry.count += 1
                 entry.last = now
+            return 0.0
 
     def succeeded(self, keys: list[str]) -> None:
         with self._lock:
