@@ -156,6 +156,36 @@ def test_a_database_url_of_an_unknown_kind_is_named_in_a_clear_error(
     assert "MEDIATION_DATABASE_URL" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MEDIATION_DATABASE_URL", "sqlite://"),  # an in-memory store would keep nothing
+        ("MEDIATION_DATABASE_URL", "sqlite:///:memory:"),
+        ("MEDIATION_WORKFLOWS_DIR", "/no/such/folder"),
+        ("MEDIATION_LOG_LEVEL", "verbose"),
+        ("MEDIATION_PARTY_HASH_SALT", "short"),
+    ],
+)
+def test_a_setting_that_would_be_ignored_or_fail_later_is_refused_at_once_naming_it(
+    configured_database: Database, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = run("center", "list")
+
+    assert result.exit_code == 2, result.output
+    assert variable in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_empty_workflows_folder_setting_is_taken_for_unset(
+    configured_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDIATION_WORKFLOWS_DIR", "")
+
+    assert Settings().workflows_dir is None  # not the current folder, with pyproject.toml in it
+
+
 def test_request_threads_default_by_database_and_a_bad_value_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -250,12 +250,22 @@ def _any_decodes(cases: CaseApplication, events: Iterable[StoredEvent]) -> bool:
     return False
 
 
+def configure_logging(settings: Settings) -> None:
+    """The service's own log lines (`mediation.*`: refusals, the rules, the views' follower)
+    at MEDIATION_LOG_LEVEL, with their time, level and source; uvicorn logs its own."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("mediation").setLevel(settings.log_level)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the HTTP API with uvicorn until interrupted."""
     import uvicorn
 
     from mediation.api.app import create_app
 
+    configure_logging(settings)
     services = build_services(settings)
     # Without them, separate `projections run` and `rules run` workers do this work.
     workers = background_workers(services) if settings.background_workers else nullcontext()

@@ -9,6 +9,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SALT_BYTES = 16  # as `projections.parties.PartyKeys` requires
+
 
 class Settings(BaseSettings):
     """Deployment configuration; every field reads `MEDIATION_<FIELD>` from the environment."""
@@ -105,6 +108,38 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             msg = "must start with sqlite:/// or postgresql://"
+            raise ValueError(msg)
+        if value.startswith("sqlite://"):
+            path = value.removeprefix("sqlite://").lstrip("/").split("?")[0]
+            if path in ("", ":memory:"):
+                msg = "must name a database file, e.g. sqlite:///mediation.db (an in-memory one keeps nothing)"
+                raise ValueError(msg)
+        return value
+
+    @field_validator("workflows_dir", mode="before")
+    @classmethod
+    def _existing_folder(cls, value: object) -> object:
+        if value in ("", None):
+            return None  # set but empty: as unset (not the current folder)
+        if not Path(str(value)).is_dir():
+            msg = f"no folder {value} (definitions there would never be deployed)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            msg = f"must be one of {', '.join(LOG_LEVELS)}"
+            raise ValueError(msg)
+        return level
+
+    @field_validator("party_hash_salt")
+    @classmethod
+    def _long_salt(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < SALT_BYTES:
+            msg = f"must be at least {SALT_BYTES} bytes (make one with `mediation keygen`)"
             raise ValueError(msg)
         return value
 

@@ -115,7 +115,12 @@ def run(
     ] = 0.5,
 ) -> None:
     """Keep the views up to date until interrupted; a second worker is safe but idle."""
-    with _projections() as projections:
+    from mediation.bootstrap import configure_logging  # the composition root
+    from mediation.settings_cli import settings_or_exit
+
+    settings = settings_or_exit()
+    configure_logging(settings)  # a failing batch is logged: the worker keeps going
+    with _projections(settings) as projections:
         projections.follower.poll_interval = poll_interval
 
         def stop(_signal: int, _frame: FrameType | None) -> None:

@@ -103,9 +103,10 @@ def run(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    from mediation.bootstrap import run_rules_forever  # the composition root
+    from mediation.bootstrap import configure_logging, run_rules_forever  # the composition root
 
     with _services() as services:
+        configure_logging(services.settings)
         every = interval if interval is not None else services.settings.rules_interval
         run_rules_forever(services, stop, every, own_deadlines=True)
 
