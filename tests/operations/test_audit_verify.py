@@ -184,3 +184,13 @@ def test_a_file_that_is_not_an_anchor_file_is_a_usage_error(
 
     assert result.exit_code == 2
     assert "--anchors" in result.stderr
+
+
+def test_anchors_into_a_missing_folder_are_refused_before_the_pass(
+    two_cases: list[UUID], tmp_path: Path
+) -> None:
+    result = run("audit", "anchor", "--out", str(tmp_path / "no" / "such" / "anchors.json"))
+
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr
+    assert "Traceback" not in result.output

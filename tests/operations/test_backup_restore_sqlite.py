@@ -217,6 +217,19 @@ def test_a_backup_into_a_missing_folder_is_a_clear_error(
     assert "cannot write" in result.stderr
 
 
+def test_a_backup_named_as_a_folder_is_a_clear_error_and_leaves_nothing(
+    services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(monkeypatch, services.database)
+    (tmp_path / "backups").mkdir()
+
+    result = run("backup", str(tmp_path / "backups"))
+
+    assert result.exit_code == 2
+    assert "is a folder" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("backups")) == ["backups"]
+
+
 def test_a_backup_another_key_wrote_is_refused_before_the_store_is_replaced(
     database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -42,6 +42,8 @@ def backup_sqlite(database: Database, target: Path) -> None:
     source_path = sqlite_path(database)
     if not source_path.is_file():
         raise InvalidFieldError("MEDIATION_DATABASE_URL", f"no database file {source_path}")
+    if target.is_dir():
+        raise InvalidFieldError("FILE", f"{target} is a folder: name the backup file in it")
     _refuse_same_file(source_path, target)
     partial = target.with_name(target.name + ".partial")
     try:

@@ -117,6 +117,9 @@ def audit_anchor(
 ) -> None:
     """Record every intact case's event count and last digest, for `audit verify --anchors`."""
     settings = _settings()
+    if not out.parent.is_dir() or out.is_dir():  # told now, not after the whole pass
+        typer.echo(f"error: cannot write {out}: no such folder, or it is a folder", err=True)
+        raise typer.Exit(2)
     with _reported(), _services(settings) as services:
         anchors, broken = audit.take_anchors(services.cases)
         audit.write_anchors(out, anchors, datetime.now(UTC))
