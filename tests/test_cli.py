@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -12,11 +13,14 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from mediation.accounts import Directory, Principal
+from mediation.bootstrap import build_services
 from mediation.cli import app
-from mediation.domain.values import Role
+from mediation.domain import commands as c
+from mediation.domain.values import Actor, Channel, PartyRole, Role
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.workflows.registry import BUILT_IN
+from tests.support import make_org
 
 
 @pytest.fixture
@@ -276,3 +280,36 @@ def test_account_commands_started_together_on_an_empty_postgresql_store_all_succ
     outcomes = [(process.wait(timeout=120), process.communicate()[1]) for process in started]
 
     assert [code for code, _err in outcomes] == [0] * len(commands), outcomes
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["rules", "run-once"], ["projections", "status"], ["center", "webhook", "chengguan"]],
+)
+def test_a_command_on_a_store_its_key_cannot_read_says_so_without_a_traceback(
+    configured_database: Database, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    ours, theirs = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    monkeypatch.setenv("MEDIATION_CIPHER_KEY", ours)
+    services = build_services(Settings())
+    try:
+        make_org(services)
+        services.cases.register(
+            c.Register("land", Channel.GRID, "宅基地 boundary", parties=PARTIES),
+            Actor("clerk", Role.CLERK, "cg-a"),
+        )
+    finally:
+        services.close()
+    monkeypatch.setenv("MEDIATION_CIPHER_KEY", theirs)
+
+    result = run(*command)
+
+    assert result.exit_code == 1
+    assert "cannot be read with this configuration" in result.stderr
+    assert "Traceback" not in result.output
+
+
+PARTIES = (
+    c.NewParty(PartyRole.APPLICANT, "次仁"),
+    c.NewParty(PartyRole.RESPONDENT, "卓玛"),
+)

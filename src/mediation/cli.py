@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from mediation.accounts import Center, Directory, User
-from mediation.calendars import CalendarError
 from mediation.domain.errors import (
     DuplicateError,
     InvalidFieldError,
@@ -22,9 +21,8 @@ from mediation.operations.cli import audit_app, backup_command, restore_command
 from mediation.projections.cli import projections_app
 from mediation.rules.cli import rules_app
 from mediation.settings import Settings
-from mediation.settings_cli import settings_or_exit
+from mediation.settings_cli import settings_or_exit, started_or_exit
 from mediation.store import Database
-from mediation.workflows import DefinitionError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 center_app = typer.Typer(help="Mediation centers and their hierarchy.", no_args_is_help=True)
@@ -121,7 +119,8 @@ def center_webhook(
     if url is not None and remove:
         typer.echo("error: give a URL or --remove, not both", err=True)
         raise typer.Exit(2)
-    services = build_services(_settings())
+    with started_or_exit():
+        services = build_services(_settings())
     try:
         with _exit_codes():
             webhooks = services.webhooks
@@ -220,19 +219,10 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API."""
     # Imported here so that managing accounts needs none of the web stack.
-    from mediation.bootstrap import StoreKeyError, serve
+    from mediation.bootstrap import serve
 
-    try:
+    with started_or_exit():
         serve(_settings(), host=host, port=port)
-    except DefinitionError as error:
-        typer.echo(f"error: broken workflow definition: {error}", err=True)
-        raise typer.Exit(1) from None
-    except CalendarError as error:
-        typer.echo(f"error: broken holiday calendar: {error}", err=True)
-        raise typer.Exit(1) from None
-    except StoreKeyError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command("keygen")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from pydantic import ValidationError
 
@@ -17,3 +20,24 @@ def settings_or_exit() -> Settings:
             field = "MEDIATION_" + "_".join(str(part) for part in problem["loc"]).upper()
             typer.echo(f"error: {field}: {problem['msg']}", err=True)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def started_or_exit() -> Iterator[None]:
+    """Around a command's start-up: a broken workflow definition or holiday calendar, or a
+    store the configured key cannot read, is a message and exit 1, as `serve` gives it."""
+    from mediation.bootstrap import StoreKeyError  # the composition root
+    from mediation.calendars import CalendarError
+    from mediation.workflows import DefinitionError
+
+    try:
+        yield
+    except DefinitionError as error:
+        typer.echo(f"error: broken workflow definition: {error}", err=True)
+        raise typer.Exit(1) from None
+    except CalendarError as error:
+        typer.echo(f"error: broken holiday calendar: {error}", err=True)
+        raise typer.Exit(1) from None
+    except StoreKeyError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None

@@ -32,11 +32,11 @@ projections_app = typer.Typer(
 def _projections(settings: Settings | None = None) -> Iterator[Projections]:
     """The configured services' views; their errors become messages and exit codes."""
     from mediation.bootstrap import configured_projections  # the composition root
-    from mediation.settings_cli import settings_or_exit
+    from mediation.settings_cli import settings_or_exit, started_or_exit
 
     try:
-        with configured_projections(settings or settings_or_exit()) as projections:
-            yield projections
+        with started_or_exit(), configured_projections(settings or settings_or_exit()) as views:
+            yield views
     except MediationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None

@@ -29,8 +29,10 @@ if TYPE_CHECKING:  # the composition root is imported only when a command runs
 def _services() -> Iterator[Services]:
     from mediation.bootstrap import build_services, settle_heap  # the composition root
     from mediation.cli import _settings
+    from mediation.settings_cli import started_or_exit
 
-    services = build_services(_settings())
+    with started_or_exit():
+        services = build_services(_settings())
     settle_heap()
     try:
         yield services
