@@ -313,3 +313,22 @@ PARTIES = (
     c.NewParty(PartyRole.APPLICANT, "次仁"),
     c.NewParty(PartyRole.RESPONDENT, "卓玛"),
 )
+
+
+@pytest.mark.parametrize(
+    "command", [["center", "list"], ["rules", "run-once"], ["projections", "status"]]
+)
+@pytest.mark.parametrize(
+    "url", ["sqlite:////no/such/folder/mediation.db", "postgresql://nobody:sekrit@127.0.0.1:1/x"]
+)
+def test_a_database_that_cannot_be_opened_is_named_without_a_traceback_or_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, command: list[str]
+) -> None:
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", url)
+
+    result = run(*command)
+
+    assert result.exit_code == 1
+    assert "cannot open the database of MEDIATION_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.output
+    assert "sekrit" not in result.output

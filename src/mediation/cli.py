@@ -73,7 +73,7 @@ def _directory() -> Iterator[Directory]:
     try:
         with _exit_codes():
             directory = Directory(engine)
-            with setup_lock(engine):  # as the service starts: with others at once on PostgreSQL
+            with started_or_exit(), setup_lock(engine):  # one process at a time (PostgreSQL)
                 tolerate_concurrent_setup(directory.create_schema)
             yield directory
     finally:

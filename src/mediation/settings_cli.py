@@ -24,14 +24,22 @@ def settings_or_exit() -> Settings:
 
 @contextmanager
 def started_or_exit() -> Iterator[None]:
-    """Around a command's start-up: a broken workflow definition or holiday calendar, or a
-    store the configured key cannot read, is a message and exit 1, as `serve` gives it."""
+    """Around a command's start-up: a broken workflow definition or holiday calendar, a
+    store the configured key cannot read, or a database that cannot be opened or reached, is
+    a message and exit 1, as `serve` gives it."""
+    from sqlalchemy.exc import OperationalError
+
     from mediation.bootstrap import StoreKeyError  # the composition root
     from mediation.calendars import CalendarError
     from mediation.workflows import DefinitionError
 
     try:
         yield
+    except OperationalError as error:  # the driver's words name the place, never a password
+        typer.echo(
+            f"error: cannot open the database of MEDIATION_DATABASE_URL: {error.orig}", err=True
+        )
+        raise typer.Exit(1) from None
     except DefinitionError as error:
         typer.echo(f"error: broken workflow definition: {error}", err=True)
         raise typer.Exit(1) from None
