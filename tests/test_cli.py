@@ -6,6 +6,7 @@ import base64
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -332,3 +333,21 @@ def test_a_database_that_cannot_be_opened_is_named_without_a_traceback_or_its_pa
     assert "cannot open the database of MEDIATION_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.output
     assert "sekrit" not in result.output
+
+
+@pytest.mark.postgres
+def test_a_schema_named_in_the_url_is_made_when_missing(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = f"new_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("MEDIATION_DATABASE_URL", f"{postgres_database_url}?schema={schema}")
+
+    added = run("center", "add", "chengguan", "--name", "城关区")
+    services = build_services(Settings())  # the event store and the views in it too
+    try:
+        centers = [center.code for center in services.directory.list_centers()]
+    finally:
+        services.close()
+
+    assert added.exit_code == 0, added.output
+    assert centers == ["chengguan"]

@@ -71,6 +71,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = database.create_engine()
     directory = Directory(engine)
     with setup_lock(engine):  # processes starting together create the tables one at a time
+        tolerate_concurrent_setup(database.create_schema)
         tolerate_concurrent_setup(directory.create_schema)
         cases = CaseApplication(
             env=store_env(settings, database),

@@ -69,11 +69,13 @@ def _directory() -> Iterator[Directory]:
     """The configured accounts directory."""
     from mediation.bootstrap import setup_lock, tolerate_concurrent_setup  # the composition root
 
-    engine = Database(_settings().database_url).create_engine()
+    database = Database(_settings().database_url)
+    engine = database.create_engine()
     try:
         with _exit_codes():
             directory = Directory(engine)
             with started_or_exit(), setup_lock(engine):  # one process at a time (PostgreSQL)
+                tolerate_concurrent_setup(database.create_schema)
                 tolerate_concurrent_setup(directory.create_schema)
             yield directory
     finally:

@@ -54,6 +54,20 @@ class Database:
             env["POSTGRES_SCHEMA"] = schema
         return env
 
+    def create_schema(self) -> None:
+        """On PostgreSQL with `?schema=NAME`, create that schema when it is missing, as every
+        missing table is created (every statement failed on it, the event store's first)."""
+        schema = self._parsed().query.get("schema")
+        if self.is_sqlite or not isinstance(schema, str):
+            return
+        engine = create_engine(self.sqlalchemy_url())
+        try:
+            with engine.begin() as conn:
+                quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        finally:
+            engine.dispose()
+
     def sqlalchemy_url(self) -> URL:
         url = self._parsed()
         if self.is_sqlite:
