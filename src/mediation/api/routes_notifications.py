@@ -11,8 +11,9 @@ from sqlalchemy import Connection
 from mediation.api.deps import CurrentActor, ServicesDep
 from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody
 from mediation.api.routes_views import ProjectionsDep, scope
+from mediation.application.service import WIDE_ROLES
 from mediation.domain.errors import NotFoundError, PermissionDeniedError
-from mediation.domain.values import Actor, Role
+from mediation.domain.values import Actor
 from mediation.projections.columns import LARGEST_POSITION
 from mediation.rules.notifications import (
     Feed,
@@ -28,7 +29,7 @@ router = APIRouter(
     tags=["notifications"],
     responses=UNAUTHENTICATED | FORBIDDEN,
 )
-SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+SUPERVISING = WIDE_ROLES  # supervisors and admins: their whole subtree
 
 
 class NotificationPage(BaseModel):

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from mediation.api.deps import CurrentActor, ServicesDep
 from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody, InvalidQueryError
-from mediation.application.service import WIDE_ROLES
+from mediation.application.service import WIDE_ROLES, centers_seen
 from mediation.bootstrap import Services
 from mediation.domain.errors import InvalidFieldError, PermissionDeniedError
 from mediation.domain.values import Actor
@@ -151,13 +151,10 @@ class Statistics(BaseModel):
 
 def scope(services: Services, actor: Actor, center: str | None) -> frozenset[str]:
     """The centers the caller may see (a supervisor: their subtree), narrowed to `center`."""
-    wide = actor.role in WIDE_ROLES
-    own = services.directory.centers_within(actor.center) if wide else frozenset({actor.center})
-    if center is None:
-        return own
-    if center not in own:
+    seen = centers_seen(services.directory, actor, center)
+    if seen is None:
         raise PermissionDeniedError(f"{actor.user} of center {actor.center} may not see {center}")
-    return services.directory.centers_within(center) if wide else own
+    return seen
 
 
 def _a_year_to(end: date) -> date:

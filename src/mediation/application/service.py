@@ -56,6 +56,25 @@ DEFAULT_WORKFLOW = "dispute"
 WIDE_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
+class Subtrees(Protocol):
+    def centers_within(self, code: str) -> frozenset[str]: ...
+
+
+def centers_seen(
+    directory: Subtrees, actor: Actor, center: str | None = None
+) -> frozenset[str] | None:
+    """The centers whose cases `actor` sees in lists: their own; a supervisor's or admin's,
+    their whole subtree. Narrowed to `center` (and, for them, the centers below it); None
+    when `center` is outside what the actor sees (each caller refuses it in its own way)."""
+    wide = actor.role in WIDE_ROLES
+    own = directory.centers_within(actor.center) if wide else frozenset({actor.center})
+    if center is None:
+        return own
+    if center not in own:
+        return None
+    return directory.centers_within(center) if wide else frozenset({center})
+
+
 class CenterDirectory(Directory, Protocol):
     def is_within(self, code: str, root: str) -> bool: ...
 

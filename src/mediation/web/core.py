@@ -10,16 +10,17 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
+from mediation.application.service import WIDE_ROLES, centers_seen
 from mediation.bootstrap import Services
 from mediation.domain.errors import InvalidFieldError
-from mediation.domain.values import Actor, Role
+from mediation.domain.values import Actor
 from mediation.projections import Projections
 from mediation.web import sessions
 from mediation.web.i18n import LANGUAGES, N_, NATIVE_NAMES, Translator, load_catalogues, negotiate
 from mediation.web.templating import Templates
 
 LANGUAGE_COOKIE = "mediation_lang"
-SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+SUPERVISING = WIDE_ROLES  # supervisors and admins: their whole subtree
 # How long a list page waits for the views to show the user's own last write.
 READ_YOUR_WRITES_SECONDS = 2.0
 
@@ -68,21 +69,15 @@ class Web:
 
     def scope(self, actor: Actor) -> frozenset[str]:
         """The centers whose cases the actor sees in lists: a supervisor's whole subtree."""
-        if actor.role in SUPERVISING:
-            return self.services.directory.centers_within(actor.center)
-        return frozenset({actor.center})
+        return self.narrowed(actor, None)
 
     def narrowed(self, actor: Actor, center: str | None) -> frozenset[str]:
         """The actor's scope narrowed to a chosen center, and for a supervisor the centers
-        below it too (as the API's `center=` does); a center outside the scope is refused."""
-        scope = self.scope(actor)
-        if center is None:
-            return scope
-        if center not in scope:
+        below it too (as the API's `center=`); a center outside the scope is refused."""
+        seen = centers_seen(self.services.directory, actor, center)
+        if seen is None:
             raise InvalidFieldError("center", N_("choose one of the options"))
-        if actor.role in SUPERVISING:
-            return self.services.directory.centers_within(center)
-        return frozenset({center})
+        return seen
 
 
 def web_of(request: Request) -> Web:
