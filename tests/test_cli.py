@@ -169,6 +169,8 @@ def test_a_database_url_of_an_unknown_kind_is_named_in_a_clear_error(
         ("MEDIATION_WORKFLOWS_DIR", "/no/such/folder"),
         ("MEDIATION_LOG_LEVEL", "verbose"),
         ("MEDIATION_PARTY_HASH_SALT", "short"),
+        # Options the event store would not see: a half-encrypted deployment, say.
+        ("MEDIATION_DATABASE_URL", "postgresql://u@127.0.0.1/db?sslmode=require"),
     ],
 )
 def test_a_setting_that_would_be_ignored_or_fail_later_is_refused_at_once_naming_it(

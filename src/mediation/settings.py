@@ -109,6 +109,18 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             msg = "must start with sqlite:/// or postgresql://"
             raise ValueError(msg)
+        if value.startswith("postgresql"):
+            query = value.partition("?")[2]
+            others = sorted(
+                {part.partition("=")[0] for part in query.split("&") if part} - {"schema"}
+            )
+            if others:
+                msg = (
+                    f"takes no option but schema (found: {', '.join(others)}): the event store "
+                    "would not see them; set libpq's environment variables instead (PGSSLMODE, "
+                    "PGSSLROOTCERT, PGCONNECT_TIMEOUT...), which every connection reads"
+                )
+                raise ValueError(msg)
         if value.startswith("sqlite://"):
             path = value.removeprefix("sqlite://").lstrip("/").split("?")[0]
             if path in ("", ":memory:"):
