@@ -207,3 +207,24 @@ def test_tries_begun_at_the_same_moment_each_count_so_a_burst_waits_as_a_row_wou
     assert all(wait > 0 for wait in waits[3:])
     throttle.succeeded(keys)
     assert throttle.attempt(keys) == 0.0
+
+
+def test_one_address_failing_for_a_name_does_not_keep_its_user_out_elsewhere(
+    directory: Directory,
+) -> None:
+    for _ in range(3):  # someone failing on purpose, as often as it is let through
+        assert directory.verify_password("clerk", "wrong", source="10.6.6.6") is None
+    with pytest.raises(SignInThrottledError):
+        directory.verify_password("clerk", PASSWORD, source="10.6.6.6")
+
+    assert directory.verify_password("clerk", PASSWORD, source="10.1.1.1") is not None
+
+
+def test_failures_for_a_name_from_many_addresses_slow_it_everywhere_past_a_higher_bound(
+    directory: Directory,
+) -> None:
+    for n in range(20):  # one failure from each of twenty addresses
+        assert directory.verify_password("clerk", "wrong", source=f"10.0.0.{n}") is None
+
+    with pytest.raises(SignInThrottledError):
+        directory.verify_password("clerk", PASSWORD, source="10.1.1.1")

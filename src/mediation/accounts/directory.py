@@ -31,6 +31,9 @@ from mediation.domain.errors import DuplicateError, NotFoundError
 from mediation.domain.values import Role
 
 TOKEN_PREFIX = "med_"
+# Failures for one name from all addresses together before its tries slow down: a guesser
+# spreading over many addresses is slowed, one failing on purpose does not lock the user out.
+NAME_FREE_FAILURES = 20
 # A web session ends this long after signing in, however busy: a working day and some.
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -172,10 +175,18 @@ class Directory:
     ) -> Principal | None:
         """The enabled user with this name and password, or None.
 
-        Repeated failures for the name or the `source` address slow further tries:
-        SignInThrottledError says how long to wait, without checking the password.
+        Repeated failures for the name from one address, or from the `source` address for any
+        name, slow further tries: SignInThrottledError says how long to wait, without checking
+        the password. Failures for the name from everywhere slow it too, but only after
+        NAME_FREE_FAILURES: one address guessing at a name does not keep its user out.
         """
-        keys = [f"user:{username.casefold()}"] + ([f"source:{source}"] if source else [])
+        name = username.casefold()
+        keys = {
+            f"user:{name}@{source or ''}": self.throttle.free,
+            f"user:{name}": NAME_FREE_FAILURES,
+        }
+        if source:
+            keys[f"source:{source}"] = self.throttle.free
         wait = self.throttle.attempt(keys)  # counted as failed until it succeeds
         if wait > 0:
             raise SignInThrottledError(wait)
@@ -187,7 +198,7 @@ class Directory:
         # Always verify, against a decoy when there is no hash: an unknown name costs as much.
         if not self.passwords.matches(stored, password) or row is None or row.disabled:
             return None
-        self.throttle.succeeded(keys)
+        self.throttle.succeeded(list(keys))
         if stored is not None and self.passwords.needs_rehash(stored):
             self.set_password(username, password)
         return Principal(row.username, Role(row.role), row.center_code)

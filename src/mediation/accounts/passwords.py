@@ -95,14 +95,16 @@ class Throttle:
         self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
 
-    def attempt(self, keys: list[str]) -> float:
+    def attempt(self, keys: list[str] | dict[str, int]) -> float:
         """Seconds to wait before any of these keys may try again (0: try now, and the try is
         counted as a failure at once, in the same step: tries made at the same moment each
         count, so a burst of parallel guesses waits as a row of them would; `succeeded`
-        forgets them)."""
+        forgets them). Keys given with a number are allowed that many free failures instead
+        of `free`."""
         now = self.clock()
+        frees = keys if isinstance(keys, dict) else dict.fromkeys(keys, self.free)
         with self._lock:
-            wait = max((self._wait(key, now) for key in keys), default=0.0)
+            wait = max((self._wait(key, now, free) for key, free in frees.items()), default=0.0)
             if wait > 0:
                 return wait
             self._forget_old(now)
@@ -117,11 +119,11 @@ class Throttle:
             for key in keys:
                 self._failures.pop(key, None)
 
-    def _wait(self, key: str, now: float) -> float:
+    def _wait(self, key: str, now: float, free: int) -> float:
         entry = self._failures.get(key)
-        if entry is None or entry.count < self.free:
+        if entry is None or entry.count < free:
             return 0.0
-        delay = min(self.base_delay * 2.0 ** (entry.count - self.free), self.max_delay)
+        delay = min(self.base_delay * 2.0 ** (entry.count - free), self.max_delay)
         return max(entry.last + delay - now, 0.0)
 
     def _forget_old(self, now: float) -> None:
