@@ -71,8 +71,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     engine = database.create_engine()
     directory = Directory(engine)
     with setup_lock(engine):  # processes starting together create the tables one at a time
-        tolerate_concurrent_setup(database.create_schema)
-        tolerate_concurrent_setup(directory.create_schema)
+        create_accounts(database, directory)
         cases = CaseApplication(
             env=store_env(settings, database),
             workflows=workflows,
@@ -142,6 +141,13 @@ def tolerate_concurrent_setup(setup: Callable[[], None]) -> None:
             if attempt == SETUP_ATTEMPTS:
                 raise
             time.sleep(0.05 * attempt)
+
+
+def create_accounts(database: Database, directory: Directory) -> None:
+    """The database's schema (PostgreSQL `?schema=`) and the accounts' tables, where missing;
+    inside `setup_lock`, so that processes starting together do it one at a time."""
+    tolerate_concurrent_setup(database.create_schema)
+    tolerate_concurrent_setup(directory.create_schema)
 
 
 def _create_tables(engine: Engine) -> None:

@@ -67,7 +67,7 @@ def _exit_codes() -> Iterator[None]:
 @contextmanager
 def _directory() -> Iterator[Directory]:
     """The configured accounts directory."""
-    from mediation.bootstrap import setup_lock, tolerate_concurrent_setup  # the composition root
+    from mediation.bootstrap import create_accounts, setup_lock  # the composition root
 
     database = Database(_settings().database_url)
     engine = database.create_engine()
@@ -75,8 +75,7 @@ def _directory() -> Iterator[Directory]:
         with _exit_codes():
             directory = Directory(engine)
             with started_or_exit(), setup_lock(engine):  # one process at a time (PostgreSQL)
-                tolerate_concurrent_setup(database.create_schema)
-                tolerate_concurrent_setup(directory.create_schema)
+                create_accounts(database, directory)
             yield directory
     finally:
         engine.dispose()

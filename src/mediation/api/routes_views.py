@@ -37,7 +37,6 @@ from mediation.projections import (
     stats_csv,
 )
 from mediation.projections.columns import LARGEST_POSITION
-from mediation.projections.phases import Statuses
 from mediation.projections.stats import StatsView
 
 AFTER_WAIT_SECONDS = 2.0
@@ -220,7 +219,7 @@ def read_queue(
         cursor=cursor,
     )
     with query_checks():
-        query.check(Statuses(services.workflows))
+        query.check(services.workflows)
     position = caught_up(projections, "queue", after)
     page = queue(projections, query, services.clock.now())
     return QueuePage(items=page.items, next_cursor=page.next_cursor, position=position)

@@ -21,7 +21,7 @@ from mediation.domain.errors import (
     PermissionDeniedError,
     RuleViolationError,
 )
-from mediation.domain.guards import GUARDS
+from mediation.domain.guards import GUARDS, application_date
 from mediation.domain.ports import Context
 from mediation.domain.values import Actor, Party, Role
 from mediation.workflows import ActionUnavailableError, GuardRefusedError, Transition
@@ -277,15 +277,9 @@ def _mediation_began(case: Case, action: str, ctx: Context) -> date:
 
 def _apply_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.ApplyJudicially)
-    assert case.agreement is not None
-    applied_on = cmd.applied_on or ctx.today
+    applied_on = _applied_on(case, cmd, ctx)
     if applied_on > ctx.today:
         raise InvalidFieldError("applied_on", "must not be in the future")
-    effective = case.agreement["effective_on"]
-    if applied_on < effective:
-        raise InvalidFieldError(
-            "applied_on", f"must not be before the agreement took effect ({effective})"
-        )
     return Decision(
         Case.JudicialApplicationRecorded, {"court": cmd.court, "applied_on": applied_on}
     )
@@ -293,19 +287,11 @@ def _apply_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
 
 def _confirm_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     assert isinstance(cmd, c.ConfirmJudicially)
-    assert case.agreement is not None
-    application = case.applied_judicially
-    recorded = application["applied_on"] if application is not None else None
-    applied_on = cmd.applied_on or recorded or cmd.date
+    applied_on = _applied_on(case, cmd, ctx)
     if cmd.date > ctx.today:
         raise InvalidFieldError("date", "must not be in the future")
     if applied_on > cmd.date:
         raise InvalidFieldError("applied_on", "must not be after the decision's date")
-    if applied_on < case.agreement["effective_on"]:
-        effective = case.agreement["effective_on"]
-        raise InvalidFieldError(
-            "applied_on", f"must not be before the agreement took effect ({effective})"
-        )
     data = {
         "court": cmd.court,
         "decision": str(cmd.decision),
@@ -313,6 +299,20 @@ def _confirm_judicially(case: Case, cmd: c.Command, ctx: Context) -> Decision:
         "applied_on": applied_on,
     }
     return Decision(Case.JudicialConfirmationRecorded, data)
+
+
+def _applied_on(case: Case, cmd: c.Command, ctx: Context) -> date:
+    """The day the parties applied for confirmation (see `guards.application_date`), which
+    cannot be before the agreement took effect."""
+    assert case.agreement is not None
+    applied_on = application_date(case, cmd, ctx.today)
+    assert applied_on is not None  # a command about judicial confirmation
+    effective = case.agreement["effective_on"]
+    if applied_on < effective:
+        raise InvalidFieldError(
+            "applied_on", f"must not be before the agreement took effect ({effective})"
+        )
+    return applied_on
 
 
 def _escalate(case: Case, cmd: c.Command, ctx: Context) -> Decision:

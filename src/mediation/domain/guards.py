@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from mediation.domain.case import Case
 from mediation.domain.commands import (
@@ -61,15 +61,24 @@ def signed_by_every_party(case: Case, cmd: Command, _ctx: Context) -> str | None
     return _missing(case, set(cmd.signed_by))
 
 
+def application_date(case: Case, cmd: Command, today: date) -> date | None:
+    """The day the parties applied for judicial confirmation, as the command gives it: the
+    application's own (default today); for the court's decision, the recorded application's,
+    else the decision's day. None for other commands."""
+    if isinstance(cmd, ApplyJudicially):
+        return cmd.applied_on or today
+    if isinstance(cmd, ConfirmJudicially):
+        application = case.applied_judicially
+        recorded = application["applied_on"] if application is not None else None
+        return cmd.applied_on or recorded or cmd.date
+    return None
+
+
 def within_confirmation_window(case: Case, cmd: Command, ctx: Context) -> str | None:
     """The parties applied within the window; a window whose last day is a holiday or a rest
     day ends on the next working day (Civil Code art. 203)."""
-    if isinstance(cmd, ApplyJudicially):
-        applied = cmd.applied_on or ctx.today
-    elif isinstance(cmd, ConfirmJudicially):
-        application = case.applied_judicially
-        applied = cmd.applied_on or (application or {}).get("applied_on") or cmd.date
-    else:
+    applied = application_date(case, cmd, ctx.today)
+    if applied is None:
         return None  # needs the command's values: cannot tell before it is given
     assert case.agreement is not None
     spec = ctx.workflow.definition.clocks.get("judicial_confirmation")

@@ -89,7 +89,7 @@ def check_backup(path: Path) -> None:
         raise InvalidFieldError("FILE", f"{path} holds no event store")
 
 
-def sample_events(path: Path, count: int = 5) -> list[StoredEvent]:
+def sample_events(path: Path, count: int) -> list[StoredEvent]:
     """Up to `count` stored events from the start of a backup's log and as many from its end
     (read only): enough to tell whether a configuration's key reads it."""
     with closing(_read_only(path)) as conn:

@@ -15,7 +15,13 @@ from uuid import UUID
 
 import typer
 
-from mediation.bootstrap import Services, StoreKeyError, build_services, check_backup_readable
+from mediation.bootstrap import (
+    KEY_SAMPLE,
+    Services,
+    StoreKeyError,
+    build_services,
+    check_backup_readable,
+)
 from mediation.calendars import CalendarError
 from mediation.domain.errors import (
     ConflictError,
@@ -154,7 +160,7 @@ def restore_command(
         _postgres_instead(database, file)
     with _reported():
         check_backup(file)
-        check_backup_readable(settings, sample_events(file))  # before anything is replaced
+        check_backup_readable(settings, sample_events(file, KEY_SAMPLE))  # before replacing
         restore_sqlite(file, database, force=force)
         typer.echo(f"restored {file} into {database.url}; verifying", err=True)
         with _services(settings) as services:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from mediation.workflows import WorkflowRegistry
 
@@ -14,18 +14,6 @@ class Statuses:
         self._workflows = workflows
         self.phase = lru_cache(maxsize=1024)(self._phase)
         self.is_final = lru_cache(maxsize=1024)(self._is_final)
-
-    @cached_property
-    def phases(self) -> frozenset[str]:
-        """Every phase of the deployed workflows (what a list may be filtered by)."""
-        definitions = self._workflows.definitions()
-        return frozenset(phase for definition in definitions for phase in definition.phases)
-
-    @cached_property
-    def names(self) -> frozenset[str]:
-        """Every status of the deployed workflows."""
-        definitions = self._workflows.definitions()
-        return frozenset(status for definition in definitions for status in definition.statuses)
 
     def _phase(self, workflow: str, status: str) -> str:
         return self._workflows.get(workflow).definition.phase_of(status)

@@ -24,8 +24,8 @@ from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Risk
 from mediation.projections import cursor
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime, utc_bound
-from mediation.projections.phases import Statuses
 from mediation.projections.queue import QueueTables
+from mediation.workflows import WorkflowRegistry
 
 MAX_LIMIT = 200
 # The columns a queue row shows (not the running clocks' JSON, which only the view needs).
@@ -66,17 +66,17 @@ class QueueQuery:
     limit: int = 50
     cursor: str | None = None
 
-    def check(self, statuses: Statuses | None = None) -> None:
+    def check(self, workflows: WorkflowRegistry | None = None) -> None:
         """Refuse a query no page can answer, naming the parameter (InvalidFieldError); with
-        `statuses`, also a phase or status no deployed workflow has (a typo, not an empty list)."""
+        `workflows`, also a phase or status no deployed workflow has (a typo, not an empty list)."""
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
         if self.risk is not None and self.risk not in RISKS:
             raise InvalidFieldError("risk", f"must be one of {', '.join(RISKS)}")
-        if statuses is not None:
+        if workflows is not None:
             for field, value, known in (
-                ("phase", self.phase, statuses.phases),
-                ("status", self.status, statuses.names),
+                ("phase", self.phase, workflows.phases),
+                ("status", self.status, workflows.statuses),
             ):
                 if value is not None and value not in known:
                     raise InvalidFieldError(

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
 from mediation.projections import AuditQuery, QueueQuery, audit, queue
-from mediation.projections.phases import Statuses
 from mediation.web.core import SUPERVISING, ActorDep, TranslatorDep, Web, WebDep, render
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
@@ -74,7 +73,7 @@ def queue_page(
             cursor=blank_none(cursor),
         )
         try:
-            query.check(Statuses(web.services.workflows))
+            query.check(web.services.workflows)
             behind = not web.caught_up(request, "queue")
             page = queue(web.projections, query, web.services.clock.now())
         except MediationError as error:

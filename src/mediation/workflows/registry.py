@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 from mediation.workflows.definition import (
@@ -57,3 +58,13 @@ class WorkflowRegistry:
     def definitions(self) -> list[Definition]:
         """Every deployed definition, each version of each workflow."""
         return [self._by_key[key].definition for key in self.keys()]
+
+    @cached_property
+    def phases(self) -> frozenset[str]:
+        """Every phase of the deployed workflows (what a list may be filtered by)."""
+        return frozenset(phase for d in self.definitions() for phase in d.phases)
+
+    @cached_property
+    def statuses(self) -> frozenset[str]:
+        """Every status of the deployed workflows."""
+        return frozenset(status for d in self.definitions() for status in d.statuses)
