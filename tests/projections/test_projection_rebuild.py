@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -326,3 +328,58 @@ def test_the_collector_is_off_for_the_whole_rebuild_and_back_on_after_it(
     assert len(between_batches) > 1
     assert not any(between_batches)
     assert gc.isenabled()
+
+
+def write_ahead_log(services: Services) -> Path:
+    database = services.engine.url.database
+    assert database is not None
+    return Path(f"{database}-wal")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_on_sqlite_a_rebuild_empties_the_write_ahead_log_it_grew(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    projections.catch_up()
+    assert write_ahead_log(services).stat().st_size > 0
+
+    projections.rebuild()
+
+    assert write_ahead_log(services).stat().st_size == 0
+    check_views_equal_fold(projections, desk, services.clock.now())
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_on_sqlite_a_rebuild_ends_without_waiting_for_a_reader_of_the_write_ahead_log(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    populate(desk)
+    reader = sqlite3.connect(str(services.engine.url.database))
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # holds a snapshot
+        statements: list[str] = []
+
+        def note(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "wal_checkpoint" in statement or "busy_timeout" in statement:
+                statements.append(statement)
+
+        event.listen(services.engine, "before_cursor_execute", note)
+        try:
+            projections.rebuild(["queue"])
+        finally:
+            event.remove(services.engine, "before_cursor_execute", note)
+    finally:
+        reader.close()
+
+    assert statements[:4] == [
+        "PRAGMA wal_checkpoint(PASSIVE)",
+        "PRAGMA busy_timeout",
+        "PRAGMA busy_timeout=0",  # emptying the file waits for no one
+        "PRAGMA wal_checkpoint(TRUNCATE)",
+    ]
+    assert statements[4].startswith("PRAGMA busy_timeout=")  # put back
+    assert write_ahead_log(services).stat().st_size > 0  # the reader kept it: left for later
+    projections.catch_up()
+    check_views_equal_fold(projections, desk, services.clock.now())
