@@ -262,6 +262,25 @@ def test_center_webhook_refuses_bad_input_with_a_message_and_exit_2(
     assert "has no webhook" in run("center", "webhook", "chengguan").stderr
 
 
+def test_center_webhook_refuses_an_internal_address_unless_the_operator_allows_them(
+    center: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public, metadata = "https://hooks.example.org/mediation", "http://169.254.169.254/latest/"
+    run("center", "webhook", center, public)
+
+    refused = run("center", "webhook", center, metadata)
+    kept = run("center", "webhook", center)
+    monkeypatch.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
+    allowed = run("center", "webhook", center, metadata)
+
+    assert refused.exit_code == 2
+    assert "error: url: 169.254.169.254 is a link-local address" in refused.stderr
+    assert "MEDIATION_WEBHOOKS_ALLOW_PRIVATE=true" in refused.stderr
+    assert kept.stdout.splitlines()[0] == f"url\t{public}"
+    assert allowed.exit_code == 0, allowed.output
+    assert run("center", "webhook", center).stdout.splitlines()[0] == f"url\t{metadata}"
+
+
 @pytest.mark.postgres
 def test_account_commands_started_together_on_an_empty_postgresql_store_all_succeed(
     postgres_database_url: str,

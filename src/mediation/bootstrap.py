@@ -92,7 +92,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         tolerate_concurrent_setup(projections.create_schema)
         tolerate_concurrent_setup(lambda: _create_tables(engine))
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
-    webhooks = Webhooks(engine, projections, directory, clock, HttpPoster())
+    allow_private = settings.webhooks_allow_private
+    poster = HttpPoster(allow_private=allow_private)
+    webhooks = Webhooks(engine, projections, directory, clock, poster, allow_private=allow_private)
     return Services(
         settings, database, engine, directory, workflows, cases, clock, projections, rules, webhooks
     )

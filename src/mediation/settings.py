@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     rules_interval: float = Field(
         default=30.0, ge=1.0, description="Seconds between two passes of the escalation rules"
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let webhooks go to internal addresses (loopback, private, link-local, ...), for a "
+            "receiver on this network; refused by default: a webhook could reach internal services"
+        ),
+    )
     cipher_key: SecretStr | None = Field(
         default=None,
         description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",

@@ -66,3 +66,11 @@ def register(services: Services, org: Org) -> Register:
         return services.cases.register(command, org.actors["clerk"]).view.id
 
     return register
+
+
+def escalate_red_case(services: Services, register: Register, clock: FakeClock) -> None:
+    """A red case: the rules escalate it at once from cg-a to cg; the views catch up."""
+    register(risk=Risk.RED)
+    services.projections.catch_up()
+    services.rules.run_once(clock.now())
+    services.projections.catch_up()

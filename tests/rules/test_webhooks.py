@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -27,61 +26,30 @@ from mediation.rules.webhooks import (
     Webhooks,
     deliveries,
 )
-from tests.rules.conftest import Register
-from tests.support import FakeClock, Org
+from mediation.store import Database
+from tests.rules.conftest import Register, escalate_red_case
+from tests.rules.receivers import Receiver, receiving
+from tests.support import FakeClock, Org, build_test_services
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.body)
-        return data
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server on loopback that records each POST and answers the given statuses."""
-
-    url: str
-    received: list[Received] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)  # answered in turn; then 204
+@pytest.fixture
+def services(
+    database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    """The real services as an operator starts them for receivers on this network: the
+    receivers here listen on loopback, which webhooks are refused by default."""
+    monkeypatch.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
+    built = build_test_services(database, clock)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            state.received.append(Received(dict(self.headers.items()), self.rfile.read(length)))
-            self.send_response(state.statuses.pop(0) if state.statuses else 204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/mediation"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with receiving() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def escalate_red_case(services: Services, register: Register, clock: FakeClock) -> None:
-    """A red case: the rules escalate it at once from cg-a to cg; the views catch up."""
-    register(risk=Risk.RED)
-    services.projections.catch_up()
-    services.rules.run_once(clock.now())
-    services.projections.catch_up()
 
 
 def signed(secret: str, body: bytes) -> str:
@@ -201,7 +169,8 @@ def test_two_senders_at_once_send_each_delivery_once(
     services.rules.run_once(clock.now())
     services.projections.catch_up()
     services.webhooks.queue(clock.now())
-    other = Webhooks(services.engine, services.projections, services.directory, clock, HttpPoster())
+    poster = HttpPoster(allow_private=True)
+    other = Webhooks(services.engine, services.projections, services.directory, clock, poster)
     start = threading.Barrier(2)
     sent: list[int] = []
 
@@ -425,7 +394,7 @@ def dripping() -> Iterator[str]:
 def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
     dripping: str,
 ) -> None:
-    poster = HttpPoster(timeout=5.0, deadline=0.5)  # each byte comes well within the timeout
+    poster = HttpPoster(timeout=5.0, deadline=0.5, allow_private=True)  # each byte comes in time
 
     with pytest.raises(TimeoutError):
         poster.post(dripping, b"{}", {"Content-Type": "application/json"})

@@ -6,9 +6,9 @@ center and notification, so nothing is queued twice); then it POSTs the due ones
 time. Each is claimed just before it is sent, for longer than a POST may take (DEADLINE), so
 two workers do not send it at the same time, and a worker that dies while sending leaves it
 to be sent again once the claim runs out. A failure, whatever it is (no answer, an error
-status, a URL the client cannot even send to), is recorded on that delivery alone and retried
-later and later (BACKOFF); a delivery is given up after MAX_ATTEMPTS, also when its senders
-died each time.
+status, a URL the client cannot even send to, a host at an internal address: see
+webhook_addresses), is recorded on that delivery alone and retried later and later
+(BACKOFF); a delivery is given up after MAX_ATTEMPTS, also when its senders died each time.
 
 A receiver tells repeats apart by the `X-Mediation-Delivery` header, and checks that the body
 came from this service with the HMAC-SHA256 in `X-Mediation-Signature`, under the secret it
@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,6 +60,7 @@ from mediation.domain.ports import Clock
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.service import Projections
 from mediation.rules.notifications import NotificationsView, NotificationTables
+from mediation.rules.webhook_addresses import ALLOW_HINT, host_refusal, resolve
 
 log = logging.getLogger("mediation.webhooks")
 
@@ -71,6 +73,7 @@ MAX_ATTEMPTS = 12  # about seven hours of trying
 ENQUEUE_LIMIT = 500  # notifications copied per center and pass
 SEND_LIMIT = 50  # deliveries sent per pass
 CLAIM_CANDIDATES = 10  # due deliveries looked at per claim (others may take the first ones)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 webhooks_metadata = MetaData()
 hooks = Table(
@@ -119,22 +122,58 @@ class Centers(Protocol):
 class HttpPoster:
     """POSTs over HTTP(S) with httpx2; redirects are not followed (a hook names its final URL).
 
+    The host is resolved first, and internal addresses refused unless `allow_private`
+    (webhook_addresses); the POST then connects to an address that was checked, keeping the
+    name in the Host header and for TLS (server name, certificate check).
+
     httpx's timeouts bound each step of a request, not the whole: a receiver that answers a
     byte every few seconds would hold a POST for as long as it likes. Each POST runs in an
     event loop of its own and is cancelled at `deadline` (TimeoutError)."""
 
-    def __init__(self, timeout: float = TIMEOUT, deadline: float = DEADLINE) -> None:
+    def __init__(
+        self,
+        timeout: float = TIMEOUT,
+        deadline: float = DEADLINE,
+        *,
+        allow_private: bool = False,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self._timeout = timeout
         self._deadline = deadline
+        self._allow_private = allow_private
+        self._verify = verify
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        return asyncio.run(self._post(url, body, headers))
+        return asyncio.run(self._post(httpx2.URL(url), body, headers))
 
-    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        async with httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+    async def _post(self, url: httpx2.URL, body: bytes, headers: Mapping[str, str]) -> int:
+        async with httpx2.AsyncClient(
+            timeout=self._timeout, follow_redirects=False, verify=self._verify
+        ) as client:
             async with asyncio.timeout(self._deadline):
-                response = await client.post(url, content=body, headers=dict(headers))
+                response = await self._post_checked(client, url, body, headers)
         return response.status_code
+
+    async def _post_checked(
+        self, client: httpx2.AsyncClient, url: httpx2.URL, body: bytes, headers: Mapping[str, str]
+    ) -> httpx2.Response:
+        """POST to the addresses the host resolves to, in turn until one can be connected to."""
+        host = url.raw_host.decode("ascii")
+        port = url.port or DEFAULT_PORTS[url.scheme]
+        addresses = await resolve(host, port, allow_private=self._allow_private)
+        named = {**headers, "Host": url.netloc.decode("ascii")}
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await client.post(
+                    url.copy_with(host=str(address)),
+                    content=body,
+                    headers=named,
+                    extensions={"sni_hostname": host},  # TLS checks the name, not the address
+                )
+            except (httpx2.ConnectError, httpx2.ConnectTimeout) as error:
+                failure = error
+        raise failure or OSError(f"{host} resolves to no address")
 
     def close(self) -> None:
         pass
@@ -167,9 +206,9 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def checked_url(url: str) -> str:
+def checked_url(url: str, *, allow_private: bool = False) -> str:
     """A webhook URL the client can send to: http(s), a host that is a valid DNS name (or an
-    address), a port in range, no credentials."""
+    address), a port in range, no credentials; not an internal address unless allowed."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -186,6 +225,9 @@ def checked_url(url: str) -> str:
         httpx2.URL(url)
     except (ValueError, UnicodeError, httpx2.InvalidURL) as error:
         raise InvalidFieldError("url", f"{url!r} cannot be sent to: {error}") from None
+    refusal = None if allow_private else host_refusal(parts.hostname)
+    if refusal is not None:
+        raise InvalidFieldError("url", f"{refusal}: webhooks go to public addresses ({ALLOW_HINT})")
     return url
 
 
@@ -199,12 +241,15 @@ class Webhooks:
         centers: Centers,
         clock: Clock,
         poster: Poster,
+        *,
+        allow_private: bool = False,
     ) -> None:
         self.engine = engine
         self.projections = projections
         self.centers = centers
         self.clock = clock
         self.poster = poster
+        self.allow_private = allow_private  # internal addresses (webhook_addresses) at set time
         self._postgres = engine.dialect.name == "postgresql"
 
     def close(self) -> None:
@@ -218,7 +263,7 @@ class Webhooks:
         Notifications from now on are sent; earlier ones are not (the feed has them).
         """
         check_code("center", center)
-        url = checked_url(url)
+        url = checked_url(url, allow_private=self.allow_private)
         if self.centers.center(center) is None:
             raise NotFoundError(f"no center {center!r}")
         secret = secrets.token_urlsafe(32)
