@@ -94,7 +94,7 @@ def test_user_disable_stops_the_token_and_shows_in_the_list(
 
     assert result.exit_code == 0, result.output
     assert directory.authenticate(token) is None
-    assert run("user", "list", "--center", center).stdout == "dawa\tclerk\tchengguan\tdisabled\n"
+    assert run("user", "list", "--center", center).stdout == "dawa\tclerk\tchengguan\tdisabled\t-\n"
 
 
 def test_adding_a_duplicate_user_fails_naming_the_user(center: str) -> None:

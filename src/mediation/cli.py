@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mediation.accounts import Center, Directory, User
+from mediation.accounts import Center, Directory, Failures, Unlocked, User
 from mediation.domain.errors import (
     DuplicateError,
     InvalidFieldError,
@@ -181,19 +181,25 @@ def user_password(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _directory() as directory:
         directory.set_password(username, password)
+        # They were given a password just now: failures before it must not keep them waiting.
+        unlocked = directory.unlock(username)
     typer.echo(f"set the password of {username}; their open web sessions end")
+    _report_unlocked(username, unlocked)
 
 
 @user_app.command("list")
 def user_list(
     center: Annotated[str | None, typer.Option(help="Only users of this center")] = None,
 ) -> None:
-    """List users: username, role, center and status, tab-separated."""
+    """List users: username, role, center, status and `throttled` if their sign-ins must wait
+    now (from anywhere or from some address; else -), tab-separated."""
     with _directory() as directory:
         users = directory.list_users(center=center)
+        throttled = directory.throttled_names()
     for user in users:
         status = "disabled" if user.disabled else "enabled"
-        typer.echo(f"{user.username}\t{user.role}\t{user.center}\t{status}")
+        waits = "throttled" if user.username.casefold() in throttled else "-"
+        typer.echo(f"{user.username}\t{user.role}\t{user.center}\t{status}\t{waits}")
 
 
 @user_app.command("disable")
@@ -202,6 +208,31 @@ def user_disable(username: str) -> None:
     with _directory() as directory:
         directory.disable_user(username)
     typer.echo(f"disabled user {username}")
+
+
+_ADDRESS_HELP = (
+    "Also clear this address's failures for any name: everyone signing in from there waits "
+    "on them (an office behind one address, say)"
+)
+
+
+@user_app.command("unlock")
+def user_unlock(
+    username: str,
+    address: Annotated[str | None, typer.Option(help=_ADDRESS_HELP)] = None,
+) -> None:
+    """Lift a user's sign-in throttle, printing what was cleared.
+
+    Forgets the failed sign-ins of their name, from everywhere and from each address.
+    """
+    with _directory() as directory:
+        unlocked = directory.unlock(username, address)
+    cleared = unlocked.cleared
+    if not any(failures.name is not None for failures in cleared):
+        typer.echo(f"no failed sign-ins recorded for {username}")
+    if address is not None and not any(failures.name is None for failures in cleared):
+        typer.echo(f"no failed sign-ins recorded from {address}")
+    _report_unlocked(username, unlocked)
 
 
 @user_app.command("token")
@@ -241,6 +272,30 @@ def _describe_center(center: Center) -> str:
 
 def _describe_user(user: User) -> str:
     return f"{user.username} ({user.role} at {user.center})"
+
+
+def _report_unlocked(username: str, unlocked: Unlocked) -> None:
+    """One line for each record of failures cleared, then one for each kept that still slows
+    the user's tries from an address."""
+    for failures in unlocked.cleared:
+        typer.echo(f"cleared {_failed(failures)} {_whose(username, failures)}")
+    for failures in unlocked.kept:
+        typer.echo(
+            f"kept {_failed(failures)} {_whose(username, failures)}, which still slow "
+            f"{username}'s sign-ins from there: --address {failures.address} clears them"
+        )
+
+
+def _failed(failures: Failures) -> str:
+    return f"{failures.count} failed sign-in{'' if failures.count == 1 else 's'}"
+
+
+def _whose(username: str, failures: Failures) -> str:
+    if failures.name is None:
+        return f"from {failures.address} (any name)"
+    if failures.address is None:
+        return f"of {username} from anywhere"
+    return f"of {username} from {failures.address or 'an unknown address'}"
 
 
 def main() -> None:

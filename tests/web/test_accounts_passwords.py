@@ -39,7 +39,7 @@ def time() -> FakeTime:
 
 @pytest.fixture
 def directory(engine: Engine, time: FakeTime) -> Directory:
-    directory = Directory(engine, Passwords(FAST_HASHER), Throttle(clock=time))
+    directory = Directory(engine, Passwords(FAST_HASHER), Throttle(engine, clock=time))
     directory.create_schema()
     directory.add_center("cg-a", "ལྷ་ས་ 八廓街道调解中心")
     directory.add_user("clerk", Role.CLERK, "cg-a", password=PASSWORD)
@@ -195,9 +195,9 @@ def test_a_database_made_before_passwords_gets_the_column_and_keeps_its_users(
 
 
 def test_tries_begun_at_the_same_moment_each_count_so_a_burst_waits_as_a_row_would(
-    time: FakeTime,
+    directory: Directory, time: FakeTime
 ) -> None:
-    throttle = Throttle(clock=time)
+    throttle = directory.throttle
     keys = ["user:clerk", "source:10.1.2.3"]
 
     # Eight sign-ins in parallel: none has been checked yet when the next one begins.

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, bindparam, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mediation.accounts.passwords import Passwords, SignInThrottledError, Throttle, stamp
+from mediation.accounts.passwords import Passwords, SignInThrottledError, stamp
 from mediation.accounts.tables import (
     PASSWORD_HASH_LENGTH,
     AccountsBase,
@@ -27,13 +27,11 @@ from mediation.accounts.tables import (
     is_username,
     staff_role,
 )
+from mediation.accounts.throttle import Throttle, Unlocked, names_waiting, sign_in_keys, unlock_name
 from mediation.domain.errors import DuplicateError, NotFoundError
 from mediation.domain.values import Role
 
 TOKEN_PREFIX = "med_"
-# Failures for one name from all addresses together before its tries slow down: a guesser
-# spreading over many addresses is slowed, one failing on purpose does not lock the user out.
-NAME_FREE_FAILURES = 20
 # A web session ends this long after signing in, however busy: a working day and some.
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -71,7 +69,7 @@ class Directory:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.passwords = passwords or Passwords()
-        self.throttle = throttle or Throttle()
+        self.throttle = throttle or Throttle(engine)
 
     def instance_secret(self, name: str) -> str:
         """A random secret made once per installation and kept in its database (first one wins)."""
@@ -178,15 +176,10 @@ class Directory:
         Repeated failures for the name from one address, or from the `source` address for any
         name, slow further tries: SignInThrottledError says how long to wait, without checking
         the password. Failures for the name from everywhere slow it too, but only after
-        NAME_FREE_FAILURES: one address guessing at a name does not keep its user out.
+        NAME_FREE_FAILURES (`throttle`): one address guessing at a name does not keep its user
+        out. The failures are counted in the database, for every process alike.
         """
-        name = username.casefold()
-        keys = {
-            f"user:{name}@{source or ''}": self.throttle.free,
-            f"user:{name}": NAME_FREE_FAILURES,
-        }
-        if source:
-            keys[f"source:{source}"] = self.throttle.free
+        keys = sign_in_keys(username, source, self.throttle.free)
         wait = self.throttle.attempt(keys)  # counted as failed until it succeeds
         if wait > 0:
             raise SignInThrottledError(wait)
@@ -202,6 +195,18 @@ class Directory:
         if stored is not None and self.passwords.needs_rehash(stored):
             self.set_password(username, password)
         return Principal(row.username, Role(row.role), row.center_code)
+
+    def unlock(self, username: str, address: str | None = None) -> Unlocked:
+        """Forget the failed sign-ins of the user's name, from everywhere and from each address,
+        and with `address` those of that address for any name. NotFoundError, forgetting
+        nothing, for an unknown user."""
+        with self._sessions() as session:
+            _user_row(session, username)
+        return unlock_name(self.throttle, username, address)
+
+    def throttled_names(self) -> set[str]:
+        """The (casefolded) names whose sign-ins must wait now, from everywhere or some address."""
+        return names_waiting(self.throttle)
 
     def password_stamp(self, username: str) -> str | None:
         """A fingerprint of the user's current password, for sessions; None without one."""

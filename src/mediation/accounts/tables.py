@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, Double, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mediation.domain.commands import CONTROL_CHARACTERS
@@ -16,6 +16,7 @@ CODE_LENGTH = 32
 NAME_LENGTH = 200
 USERNAME_LENGTH = 64
 PASSWORD_HASH_LENGTH = 255
+SIGN_IN_KEY_LENGTH = 160  # "user:", a username, "@" and an address of up to 64 characters
 # `rules` is the automated escalation actor: never a person who signs in.
 STAFF_ROLES = tuple(role for role in Role if role is not Role.RULES)
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_LENGTH}}}")
@@ -71,6 +72,18 @@ class WebSessionRow(AccountsBase):
     )
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SignInFailureRow(AccountsBase):
+    """Failed sign-ins counted under one throttle key (a name, a name from an address, an
+    address), read by every process's sign-in so that they all throttle alike."""
+
+    __tablename__ = "sign_in_failures"
+
+    key: Mapped[str] = mapped_column(String(SIGN_IN_KEY_LENGTH), primary_key=True)
+    tries: Mapped[int]
+    # Seconds since the epoch (the wall clock every process shares) when the last try began.
+    last_try: Mapped[float] = mapped_column(Double, index=True)
 
 
 def is_code(text: str) -> bool:
