@@ -28,6 +28,7 @@ from mediation.rules.notifications import NotificationsView, create_reads_table
 from mediation.rules.webhooks import DEADLINE, HttpPoster, Webhooks, create_webhook_tables
 from mediation.settings import Settings
 from mediation.store import Database
+from mediation.store_lock import StoreHold, hold_store
 from mediation.workflows import WorkflowRegistry
 
 log = logging.getLogger("mediation")
@@ -47,6 +48,7 @@ class Services:
     projections: Projections
     rules: RulesEngine
     webhooks: Webhooks
+    held: StoreHold  # this process's part in the store's lock (store_lock)
 
     def session_secret(self) -> str:
         """MEDIATION_SESSION_SECRET, or else the one this installation made and keeps."""
@@ -60,14 +62,25 @@ class Services:
         self.webhooks.close()
         self.cases.close()
         self.engine.dispose()
+        self.held.release()
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Load and validate the workflows, open the stores, create missing tables."""
-    clock = clock or SystemClock()
+    database = Database(settings.database_url)
+    held = hold_store(database)  # `mediation restore` refuses while it is held; close() lets go
+    try:
+        return _open_services(settings, clock or SystemClock(), database, held)
+    except BaseException:
+        held.release()
+        raise
+
+
+def _open_services(
+    settings: Settings, clock: Clock, database: Database, held: StoreHold
+) -> Services:
     workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
     calendar = load_calendar(settings.holidays_file or CALENDAR)
-    database = Database(settings.database_url)
     engine = database.create_engine()
     directory = Directory(engine)
     with setup_lock(engine):  # processes starting together create the tables one at a time
@@ -96,7 +109,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     poster = HttpPoster(allow_private=allow_private)
     webhooks = Webhooks(engine, projections, directory, clock, poster, allow_private=allow_private)
     return Services(
-        settings, database, engine, directory, workflows, cases, clock, projections, rules, webhooks
+        settings,
+        database,
+        engine,
+        directory,
+        workflows,
+        cases,
+        clock,
+        projections,
+        rules,
+        webhooks,
+        held,
     )
 
 

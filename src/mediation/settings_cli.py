@@ -25,12 +25,13 @@ def settings_or_exit() -> Settings:
 @contextmanager
 def started_or_exit() -> Iterator[None]:
     """Around a command's start-up: a broken workflow definition or holiday calendar, a
-    store the configured key cannot read, or a database that cannot be opened or reached, is
-    a message and exit 1, as `serve` gives it."""
+    store the configured key cannot read, a database that cannot be opened or reached, or one
+    being restored, is a message and exit 1, as `serve` gives it."""
     from sqlalchemy.exc import OperationalError
 
     from mediation.bootstrap import StoreKeyError  # the composition root
     from mediation.calendars import CalendarError
+    from mediation.store_lock import StoreInUseError
     from mediation.workflows import DefinitionError
 
     try:
@@ -46,6 +47,6 @@ def started_or_exit() -> Iterator[None]:
     except CalendarError as error:
         typer.echo(f"error: broken holiday calendar: {error}", err=True)
         raise typer.Exit(1) from None
-    except StoreKeyError as error:
+    except (StoreKeyError, StoreInUseError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +23,11 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
+
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite database; None for PostgreSQL (and in-memory SQLite)."""
+        path = self._parsed().database if self.is_sqlite else None
+        return Path(path) if path and path != ":memory:" else None
 
     def _parsed(self) -> URL:
         return make_url(self.url)

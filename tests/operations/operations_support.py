@@ -13,8 +13,10 @@ from typer.testing import CliRunner, Result
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.values import Actor, Channel, PartyRole
+from mediation.operations.audit import stored_case_ids
 from mediation.operations.cli import audit_app, backup_command, restore_command
 from mediation.store import Database
+from tests.support import FakeClock, build_test_services
 
 # Registered as `mediation.cli` registers them.
 app = typer.Typer()
@@ -31,6 +33,15 @@ def configure(monkeypatch: pytest.MonkeyPatch, database: Database) -> None:
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
+
+
+def stored_cases(database: Database, clock: FakeClock) -> set[UUID]:
+    """The cases stored in `database`, read by services opened for it alone."""
+    services = build_test_services(database, clock)
+    try:
+        return set(stored_case_ids(services.cases))
+    finally:
+        services.close()
 
 
 def a_case(services: Services, clerk: Actor, notes: int = 2) -> UUID:

@@ -15,7 +15,13 @@ from mediation.domain import commands as c
 from mediation.domain.values import Actor
 from mediation.operations.audit import stored_case_ids, verify
 from mediation.store import Database
-from tests.operations.operations_support import a_case, configure, edit_event, run
+from tests.operations.operations_support import (
+    a_case,
+    configure,
+    edit_event,
+    run,
+    stored_cases,
+)
 from tests.support import FakeClock, Org, build_test_services, make_org
 
 
@@ -119,21 +125,26 @@ def test_the_backup_is_one_self_contained_file(
 
 
 def test_restore_refuses_a_store_that_holds_data_unless_forced(
-    services: Services, org: Org, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    configure(monkeypatch, services.database)
-    kept = a_case(services, org.actors["clerk"])
-    assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
-    later = a_case(services, org.actors["clerk"])
+    configure(monkeypatch, database)
+    services = build_test_services(database, clock)
+    try:
+        clerk = make_org(services).actors["clerk"]
+        kept = a_case(services, clerk)
+        assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
+        later = a_case(services, clerk)
+    finally:
+        services.close()  # a restore refuses a store open in any process, this one too
 
     refused = run("restore", str(tmp_path / "backup.db"))
     assert refused.exit_code == 2
     assert "--force" in refused.stderr
-    assert set(stored_case_ids(services.cases)) == {kept, later}
+    assert stored_cases(database, clock) == {kept, later}
 
     forced = run("restore", "--force", str(tmp_path / "backup.db"))
     assert forced.exit_code == 0, forced.output
-    assert stored_case_ids(services.cases) == [kept]
+    assert stored_cases(database, clock) == {kept}
 
 
 def test_restore_names_a_case_edited_in_the_backup_and_exits_1(

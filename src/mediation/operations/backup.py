@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from mediation.domain.errors import ConflictError, InvalidFieldError
 from mediation.projections import Projections
 from mediation.store import Database
+from mediation.store_lock import hold_store
 
 EVENTS_TABLE = "stored_events"
 
@@ -31,10 +32,10 @@ class TargetNotEmptyError(ConflictError):
 
 def sqlite_path(database: Database) -> Path:
     """The file of a SQLite database."""
-    path = make_url(database.url).database
-    if not database.is_sqlite or not path:
+    path = database.sqlite_file()
+    if path is None:
         raise InvalidFieldError("MEDIATION_DATABASE_URL", "must name a SQLite file")
-    return Path(path)
+    return path
 
 
 def backup_sqlite(database: Database, target: Path) -> None:
@@ -59,18 +60,20 @@ def backup_sqlite(database: Database, target: Path) -> None:
 
 
 def restore_sqlite(source: Path, database: Database, force: bool = False) -> None:
-    """Replace the database's content with a backup's; refuses a target holding data unless forced."""
+    """Replace the database's content with a backup's; refuses a store another process has
+    open (StoreInUseError), and one holding data unless forced."""
     check_backup(source)
     target = sqlite_path(database)
     _refuse_same_file(target, source)
-    if not force and holds_data(target):
-        raise TargetNotEmptyError(f"{target} holds data; restore over it only with --force")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        closing(_read_only(source)) as backup,
-        closing(sqlite3.connect(target, timeout=10)) as live,
-    ):
-        backup.backup(live)  # through SQLite's locks: other connections see the whole new content
+    with hold_store(database, exclusive=True):  # its holders would go on with a stale store
+        if not force and holds_data(target):
+            raise TargetNotEmptyError(f"{target} holds data; restore over it only with --force")
+        with (
+            closing(_read_only(source)) as backup,
+            closing(sqlite3.connect(target, timeout=10)) as live,
+        ):
+            backup.backup(live)  # through SQLite's locks: others see the whole new content
 
 
 def check_backup(path: Path) -> None:

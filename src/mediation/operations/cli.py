@@ -41,6 +41,7 @@ from mediation.operations.backup import (
 from mediation.settings import Settings
 from mediation.settings_cli import settings_or_exit
 from mediation.store import Database
+from mediation.store_lock import hold_store
 from mediation.workflows import DefinitionError
 
 audit_app = typer.Typer(
@@ -153,7 +154,8 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="Backup file written by `mediation backup`")],
     force: Annotated[bool, typer.Option(help="Replace a store that holds data")] = False,
 ) -> None:
-    """Restore the SQLite store from a backup (service stopped), verify every case, rebuild the views."""
+    """Restore the SQLite store from a backup, verify every case, rebuild the views; refused
+    while any mediation process (the service, a worker) has the store open."""
     settings = _settings()
     database = Database(settings.database_url)
     if not database.is_sqlite:
@@ -161,13 +163,15 @@ def restore_command(
     with _reported():
         check_backup(file)
         check_backup_readable(settings, sample_events(file, KEY_SAMPLE))  # before replacing
-        restore_sqlite(file, database, force=force)
-        typer.echo(f"restored {file} into {database.url}; verifying", err=True)
-        with _services(settings) as services:
-            broken = _verify(services, audit.stored_case_ids(services.cases), {})
-            if not broken:
-                rebuilt = rebuild_views(services.projections)
-                typer.echo(f"rebuilt views: {', '.join(rebuilt)}", err=True)
+        # Held until the views are rebuilt: no service starts on a store half restored.
+        with hold_store(database, exclusive=True):
+            restore_sqlite(file, database, force=force)
+            typer.echo(f"restored {file} into {database.url}; verifying", err=True)
+            with _services(settings) as services:
+                broken = _verify(services, audit.stored_case_ids(services.cases), {})
+                if not broken:
+                    rebuilt = rebuild_views(services.projections)
+                    typer.echo(f"rebuilt views: {', '.join(rebuilt)}", err=True)
     if broken:
         raise typer.Exit(1)
 
