@@ -23,6 +23,7 @@ from mediation.rules.cli import rules_app
 from mediation.settings import Settings
 from mediation.settings_cli import settings_or_exit, started_or_exit
 from mediation.store import Database
+from mediation.store_lock import hold_store
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 center_app = typer.Typer(help="Mediation centers and their hierarchy.", no_args_is_help=True)
@@ -72,7 +73,7 @@ def _directory() -> Iterator[Directory]:
     database = Database(_settings().database_url)
     engine = database.create_engine()
     try:
-        with _exit_codes():
+        with _exit_codes(), hold_store(database):  # no restore replaces the store meanwhile
             directory = Directory(engine)
             with started_or_exit(), setup_lock(engine):  # one process at a time (PostgreSQL)
                 create_accounts(database, directory)

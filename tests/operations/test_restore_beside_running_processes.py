@@ -154,3 +154,19 @@ def test_a_service_started_during_a_restore_is_refused_naming_the_database(
     assert started.returncode == 1
     assert f"error: {store.file} is being restored by " in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_an_account_command_started_during_a_restore_is_refused_and_adds_no_one(
+    store: Store,
+) -> None:
+    add = [mediation_command(), "user", "add", "dawa", "--role", "clerk", "--center", "cg-a"]
+    with hold_store(store.database, exclusive=True):  # as `mediation restore` holds it
+        refused = subprocess.run(
+            add, env=os.environ, capture_output=True, text=True, timeout=HELD_TIMEOUT
+        )
+
+    assert refused.returncode == 1
+    assert f"error: {store.file} is being restored by " in refused.stderr
+    assert "dawa" not in run("user", "list").output
+    added = subprocess.run(add, env=os.environ, capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr  # once the restore is over
