@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -16,7 +17,7 @@ from mediation.domain.values import Actor, Channel, PartyRole
 from mediation.operations.audit import stored_case_ids
 from mediation.operations.cli import audit_app, backup_command, restore_command
 from mediation.store import Database
-from tests.support import FakeClock, build_test_services
+from tests.support import FakeClock, build_test_services, make_org
 
 # Registered as `mediation.cli` registers them.
 app = typer.Typer()
@@ -62,6 +63,21 @@ def a_case(services: Services, clerk: Actor, notes: int = 2) -> UUID:
     for number in range(notes):
         services.cases.act(case_id, c.AddNote(f"第{number + 1}次查看 visit {number + 1}"), clerk)
     return case_id
+
+
+def backed_up_between_two_cases(
+    database: Database, clock: FakeClock, backup: Path
+) -> tuple[UUID, UUID]:
+    """Two cases in the store, and a backup in `backup` taken when it held the first alone;
+    the services are closed after, so this process holds nothing open. The two cases' ids."""
+    services = build_test_services(database, clock)
+    try:
+        clerk = make_org(services).actors["clerk"]
+        kept = a_case(services, clerk)
+        assert run("backup", str(backup)).exit_code == 0
+        return kept, a_case(services, clerk)
+    finally:
+        services.close()
 
 
 def _table(services: Services) -> str:

@@ -17,6 +17,7 @@ from mediation.operations.audit import stored_case_ids, verify
 from mediation.store import Database
 from tests.operations.operations_support import (
     a_case,
+    backed_up_between_two_cases,
     configure,
     edit_event,
     run,
@@ -128,14 +129,8 @@ def test_restore_refuses_a_store_that_holds_data_unless_forced(
     database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     configure(monkeypatch, database)
-    services = build_test_services(database, clock)
-    try:
-        clerk = make_org(services).actors["clerk"]
-        kept = a_case(services, clerk)
-        assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
-        later = a_case(services, clerk)
-    finally:
-        services.close()  # a restore refuses a store open in any process, this one too
+    # closed after: a restore refuses a store open in any process, this one too
+    kept, later = backed_up_between_two_cases(database, clock, tmp_path / "backup.db")
 
     refused = run("restore", str(tmp_path / "backup.db"))
     assert refused.exit_code == 2

@@ -17,9 +17,13 @@ from typer.testing import CliRunner, Result
 from mediation.cli import app
 from mediation.store import Database
 from mediation.store_lock import StoreInUseError, hold_store
-from tests.operations.operations_support import a_case, configure, stored_cases
+from tests.operations.operations_support import (
+    backed_up_between_two_cases,
+    configure,
+    stored_cases,
+)
 from tests.reliability.processes import Deployment, mediation_command
-from tests.support import FakeClock, build_test_services, make_org
+from tests.support import FakeClock
 
 HELD_TIMEOUT = 60.0
 
@@ -44,14 +48,7 @@ def store(
     sqlite_database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Store:
     configure(monkeypatch, sqlite_database)
-    services = build_test_services(sqlite_database, clock)
-    try:
-        clerk = make_org(services).actors["clerk"]
-        kept = a_case(services, clerk)
-        assert run("backup", str(tmp_path / "backup.db")).exit_code == 0
-        later = a_case(services, clerk)
-    finally:
-        services.close()  # from here on, this process has nothing open
+    kept, later = backed_up_between_two_cases(sqlite_database, clock, tmp_path / "backup.db")
     file = tmp_path / "mediation.db"
     return Store(sqlite_database, file, tmp_path / "backup.db", kept, later)
 
