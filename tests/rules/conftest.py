@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -15,7 +16,8 @@ from mediation.domain.values import Channel, Complexity, PartyRole, Risk
 from mediation.projections.service import Projections
 from mediation.rules import Escalation, RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
-from tests.support import FakeClock, Org
+from mediation.store import Database
+from tests.support import FakeClock, Org, build_test_services
 
 
 @dataclass
@@ -74,3 +76,15 @@ def escalate_red_case(services: Services, register: Register, clock: FakeClock) 
     services.projections.catch_up()
     services.rules.run_once(clock.now())
     services.projections.catch_up()
+
+
+@contextmanager
+def services_allowing_private(database: Database, clock: FakeClock) -> Iterator[Services]:
+    """The services as started with MEDIATION_WEBHOOKS_ALLOW_PRIVATE=true in the environment."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
+        built = build_test_services(database, clock)
+    try:
+        yield built
+    finally:
+        built.close()

@@ -6,7 +6,6 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
@@ -22,9 +21,9 @@ from mediation.domain.errors import InvalidFieldError, NotFoundError
 from mediation.rules.webhook_addresses import InternalAddressError, internal_kind
 from mediation.rules.webhooks import DeliveryState, HttpPoster
 from mediation.store import Database
-from tests.rules.conftest import Register, escalate_red_case
+from tests.rules.conftest import Register, escalate_red_case, services_allowing_private
 from tests.rules.receivers import Receiver, receiving
-from tests.support import FakeClock, Org, build_test_services
+from tests.support import FakeClock, Org
 
 INTERNAL_NETWORKS = [
     "127.0.0.0/8",
@@ -85,18 +84,6 @@ def test_an_address_is_named_by_what_makes_it_internal_or_none_when_public(
     address: str, kind: str | None
 ) -> None:
     assert internal_kind(ip_address(address)) == kind
-
-
-@contextmanager
-def services_allowing_private(database: Database, clock: FakeClock) -> Iterator[Services]:
-    """The services as started with MEDIATION_WEBHOOKS_ALLOW_PRIVATE=true in the environment."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
-        built = build_test_services(database, clock)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.mark.parametrize(

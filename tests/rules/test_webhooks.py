@@ -27,23 +27,17 @@ from mediation.rules.webhooks import (
     deliveries,
 )
 from mediation.store import Database
-from tests.rules.conftest import Register, escalate_red_case
+from tests.rules.conftest import Register, escalate_red_case, services_allowing_private
 from tests.rules.receivers import Receiver, receiving
-from tests.support import FakeClock, Org, build_test_services
+from tests.support import FakeClock, Org
 
 
 @pytest.fixture
-def services(
-    database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Services]:
+def services(database: Database, clock: FakeClock) -> Iterator[Services]:
     """The real services as an operator starts them for receivers on this network: the
     receivers here listen on loopback, which webhooks are refused by default."""
-    monkeypatch.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
-    built = build_test_services(database, clock)
-    try:
+    with services_allowing_private(database, clock) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture
