@@ -129,12 +129,34 @@ def _holders(fd: int) -> list[str]:
     return [f"{_command(pid)} (pid {pid})" for pid in sorted(pids, key=int)]
 
 
+# A worker of `projections rebuild --jobs N` is a child of the command's fork server.
+WORKER_GENERATIONS = 2
+UNKNOWN_LENGTH = 60  # of a command line not mediation's (a fork server's is its whole setup)
+
+
 def _command(pid: str) -> str:
-    """`mediation serve`, `mediation projections run`... from the process's command line."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return "a process"
+    """`mediation serve`, `mediation projections run`... from the process's command line; a
+    worker by the command it works for (`mediation projections rebuild worker`)."""
+    args = _args(pid)
+    named = _mediation(args)
+    if named is not None:
+        return named
+    ancestor: str | None = pid
+    for _ in range(WORKER_GENERATIONS):
+        ancestor = _parent(ancestor) if ancestor is not None else None
+        if ancestor is None:
+            break
+        boss = _mediation(_args(ancestor))
+        if boss is not None:
+            return f"{boss} worker"
+    unknown = " ".join([Path(args[0]).name, *args[1:3]]).strip()
+    if len(unknown) > UNKNOWN_LENGTH:
+        return unknown[:UNKNOWN_LENGTH] + "..."
+    return unknown or "a process"
+
+
+def _mediation(args: list[str]) -> str | None:
+    """`mediation` and its subcommand's words, if `args` runs mediation."""
     for at, arg in enumerate(args):
         if Path(arg).name == "mediation" or arg == "mediation.cli":
             words = []
@@ -143,4 +165,20 @@ def _command(pid: str) -> str:
                     break
                 words.append(word)
             return " ".join(["mediation", *words])
-    return " ".join([Path(args[0]).name, *args[1:3]]).strip() or "a process"
+    return None
+
+
+def _args(pid: str) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return [""]
+
+
+def _parent(pid: str) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    except OSError:
+        return None
+    parent = stat.rpartition(")")[2].split()[1]  # after the name, which may hold anything
+    return parent if parent != "0" else None

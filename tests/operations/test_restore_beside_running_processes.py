@@ -4,6 +4,7 @@ with --force, and nothing changed; the commands meant to run beside the service 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -108,6 +109,50 @@ def test_restore_is_refused_while_a_worker_process_has_the_store_open(
     assert refused.exit_code == 1
     assert f"is open in mediation {' '.join(worker)} (pid {process.pid})" in refused.stderr
     assert stored_cases(store.database, clock) == {store.kept, store.later}
+
+
+def flock_holders(file: Path) -> set[int]:
+    """The processes that /proc/locks shows holding a flock on `file`."""
+    stat = file.stat()
+    file_id = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    rows = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
+    return {int(row[4]) for row in rows if row[1] == "FLOCK" and row[5] == file_id}
+
+
+def wait_for_worker(rebuild: subprocess.Popen[str], lock_file: Path) -> int:
+    """The first process besides `rebuild` itself to hold the store's lock: its worker."""
+    deadline = time.monotonic() + HELD_TIMEOUT
+    while time.monotonic() < deadline and rebuild.poll() is None:
+        workers = flock_holders(lock_file) - {rebuild.pid}
+        if workers:
+            return workers.pop()
+        time.sleep(0.005)
+    pytest.fail("no worker of the rebuild held the store")
+
+
+def test_restore_refused_during_a_parallel_rebuild_names_its_worker_by_the_rebuild(
+    store: Store,
+) -> None:
+    rebuild = subprocess.Popen(
+        [mediation_command(), "projections", "rebuild", "--jobs", "2"],
+        env=os.environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker = wait_for_worker(rebuild, store.file.with_name(store.file.name + ".lock"))
+    os.kill(worker, signal.SIGSTOP)  # a worker forked from the rebuild's fork server, mid-way
+    try:
+        refused = run("restore", "--force", str(store.backup))
+    finally:
+        os.kill(worker, signal.SIGCONT)
+        _out, errors = rebuild.communicate(timeout=HELD_TIMEOUT)
+
+    assert refused.exit_code == 1
+    assert f"mediation projections rebuild (pid {rebuild.pid})" in refused.stderr
+    assert f"mediation projections rebuild worker (pid {worker})" in refused.stderr
+    assert "multiprocessing" not in refused.stderr
+    assert rebuild.returncode == 0, errors
 
 
 def test_commands_meant_to_run_beside_the_service_still_run_while_it_runs(
