@@ -115,6 +115,25 @@ def test_unlock_with_an_address_also_forgets_the_failures_of_that_address_for_an
     assert directory.verify_password("mia", PASSWORD, source="10.6.6.6") is not None
 
 
+@pytest.mark.parametrize(
+    ("seen", "typed"),
+    [
+        ("::ffff:10.6.6.6", "10.6.6.6"),  # an IPv4 client, as a dual-stack socket sees it
+        ("2001:db8::6", "2001:DB8:0:0::6"),
+    ],
+)
+def test_unlock_with_an_address_finds_its_failures_however_the_address_is_written(
+    directory: Directory, seen: str, typed: str
+) -> None:
+    for name in ("a", "b", "c"):
+        fail(directory, name, seen)
+
+    unlocked = directory.unlock("mia", address=typed)
+
+    assert [(f.name, f.count) for f in unlocked.cleared] == [(None, 3)]
+    assert directory.verify_password("mia", PASSWORD, source=seen) is not None
+
+
 def test_unlocking_an_unknown_user_fails_naming_it_and_forgets_nothing(
     directory: Directory,
 ) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv6Address, ip_address
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -73,6 +74,15 @@ def sign_in_keys(username: str, source: str | None, free: int) -> dict[str, int]
 
 
 def _address(address: str) -> str:
+    """One text for each address, however written: `unlock --address 10.6.6.6` must find the
+    failures of the IPv4 client a dual-stack socket saw as ::ffff:10.6.6.6."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        pass
+    else:
+        mapped = parsed.ipv4_mapped if isinstance(parsed, IPv6Address) else None
+        address = str(mapped or parsed)
     if len(address) <= _ADDRESS_LENGTH:
         return address
     return "#" + hashlib.sha256(address.encode()).hexdigest()[:32]
