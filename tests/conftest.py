@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,18 +11,14 @@ import pytest
 
 from mediation.bootstrap import Services
 from mediation.store import Database
-from tests.support import FakeClock, Org, build_test_services, make_org
-
-POSTGRES_URL_VAR = "MEDIATION_TEST_POSTGRES_URL"
-
-
-def _postgres_admin_url() -> str | None:
-    url = os.environ.get(POSTGRES_URL_VAR)
-    if url:
-        return url
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {POSTGRES_URL_VAR} is not set: PostgreSQL tests must run in CI")
-    return None
+from tests.support import (
+    POSTGRES_URL_VAR,
+    FakeClock,
+    Org,
+    build_test_services,
+    make_org,
+    postgres_admin_url,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +27,7 @@ def postgres_database_url() -> Iterator[str]:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    admin_url = _postgres_admin_url()
+    admin_url = postgres_admin_url()
     if admin_url is None:
         pytest.skip(f"set {POSTGRES_URL_VAR} to run the PostgreSQL tests")
     admin = make_url(admin_url)

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from mediation.bootstrap import Services, build_services
 from mediation.domain.values import Actor, Role
 from mediation.settings import Settings
 from mediation.store import Database
+
+POSTGRES_URL_VAR = "MEDIATION_TEST_POSTGRES_URL"
+
+
+def postgres_admin_url() -> str | None:
+    """The PostgreSQL server the tests may make databases on (None: skip those tests); with
+    CI=true it must be given."""
+    url = os.environ.get(POSTGRES_URL_VAR)
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {POSTGRES_URL_VAR} is not set: PostgreSQL tests must run in CI")
+    return None
 
 
 class FakeClock:

@@ -175,6 +175,10 @@ def postgres_commands(database: Database, file: Path, into: str) -> PostgresComm
         f"--dbname={address(into)}",
         str(file),
     ]
+    if schema == "public":
+        # The dump of schema public creates it, and a new database has it already: restoring
+        # only what is in it leaves the creation out (another schema must be created).
+        restore.insert(-1, "--schema=public")
     return PostgresCommands(dump, create, restore, address(into, scoped))
 
 
