@@ -90,7 +90,7 @@ def _take(lock_file: Path, file: Path, exclusive: bool) -> _Lock | None:
     try:
         if exclusive:  # a restore makes the folder it restores into
             lock_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_file, os.O_RDONLY | os.O_CREAT, 0o644)  # flock needs no write access
+        fd = os.open(lock_file, os.O_RDONLY | os.O_CREAT, LOCK_FILE_MODE)  # flock reads only
     except OSError as error:
         if exclusive:
             reason = f"cannot lock {file}: {error}"
@@ -98,6 +98,7 @@ def _take(lock_file: Path, file: Path, exclusive: bool) -> _Lock | None:
         if not isinstance(error, FileNotFoundError):  # no such folder: SQLite names it next
             log.warning("cannot lock %s (%s): a restore would not see this process", file, error)
         return None
+    _readable_by_all(fd)
     try:
         fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -105,6 +106,17 @@ def _take(lock_file: Path, file: Path, exclusive: bool) -> _Lock | None:
         os.close(fd)
         raise StoreInUseError(_refusal(file, holders, exclusive)) from None
     return _Lock(fd, exclusive)
+
+
+def _readable_by_all(fd: int) -> None:
+    """Give the lock file LOCK_FILE_MODE whatever the umask of the process that made it: one
+    made by an administrator's command under umask 077 could not be opened by the service's
+    user, which would then run without the lock (and a restore would not see it)."""
+    try:
+        if os.fstat(fd).st_mode & 0o777 != LOCK_FILE_MODE:
+            os.fchmod(fd, LOCK_FILE_MODE)
+    except OSError:  # another user's file: its maker's mode stands
+        pass
 
 
 def _refusal(file: Path, holders: str, exclusive: bool) -> str:
@@ -129,6 +141,8 @@ def _holders(fd: int) -> list[str]:
     return [f"{_command(pid)} (pid {pid})" for pid in sorted(pids, key=int)]
 
 
+# The lock file's mode: every user may open it to lock (flock needs only reading).
+LOCK_FILE_MODE = 0o644
 # A worker of `projections rebuild --jobs N` is a child of the command's fork server.
 WORKER_GENERATIONS = 2
 UNKNOWN_LENGTH = 60  # of a command line not mediation's (a fork server's is its whole setup)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typer.testing import CliRunner, Result
 
 from mediation.cli import app
 from mediation.store import Database
-from mediation.store_lock import StoreInUseError, hold_store
+from mediation.store_lock import LOCK_FILE_MODE, StoreInUseError, hold_store
 from tests.operations.operations_support import (
     backed_up_between_two_cases,
     configure,
@@ -212,3 +213,19 @@ def test_an_account_command_started_during_a_restore_is_refused_and_adds_no_one(
     assert "dawa" not in run("user", "list").output
     added = subprocess.run(add, env=os.environ, capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr  # once the restore is over
+
+
+def test_the_lock_file_opens_for_every_user_whatever_the_umask_of_the_process_that_made_it(
+    sqlite_database: Database,
+) -> None:
+    before = os.umask(0o077)  # an administrator's shell, say, running a command first
+    try:
+        with hold_store(sqlite_database):
+            pass
+    finally:
+        os.umask(before)
+
+    file = sqlite_database.sqlite_file()
+    assert file is not None
+    lock_file = file.with_name(file.name + ".lock")
+    assert stat.S_IMODE(lock_file.stat().st_mode) == LOCK_FILE_MODE == 0o644
