@@ -9,10 +9,11 @@ import pytest
 
 from mediation.domain import VOCABULARY
 from mediation.domain import commands as c
+from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
-from mediation.domain.clocks import add_days, clock_changes
+from mediation.domain.clocks import add_days, clock_changes, due_after
 from mediation.domain.values import Complexity, Referral
-from mediation.workflows import Workflow, WorkflowRegistry
+from mediation.workflows import ClockSpec, Workflow, WorkflowRegistry
 from mediation.workflows.registry import BUILT_IN
 
 if TYPE_CHECKING:
@@ -230,3 +231,53 @@ def test_a_running_clock_is_not_restarted(desk: Desk) -> None:
     started, stopped = clock_changes(desk.workflow, "reopen", running, "general", desk.START, False)
 
     assert (started, stopped) == ({}, [])
+
+
+JUDICIAL = (
+    'stops = ["apply_judicially", "confirm_judicially", "close"]\ndays = 30\nunit = "calendar"'
+)
+
+
+@pytest.fixture(scope="module")
+def judicial_on_working_day(tmp_path_factory: pytest.TempPathFactory) -> Workflow:
+    """Dispute v2: the judicial-confirmation window's clock ends on a working day."""
+    folder = tmp_path_factory.mktemp("definitions")
+    text = (BUILT_IN / "dispute.v1.toml").read_text(encoding="utf-8")
+    assert text.count(JUDICIAL) == 1
+    text = text.replace("version = 1\n", "version = 2\n")
+    text = text.replace(JUDICIAL, f"{JUDICIAL}\nends_on_working_day = true")
+    (folder / "dispute.v2.toml").write_text(text, encoding="utf-8")
+    return WorkflowRegistry.load(VOCABULARY, folder).latest("dispute")
+
+
+def test_a_clock_that_ends_on_a_working_day_moves_from_a_sunday_to_monday(
+    judicial_on_working_day: Workflow,
+) -> None:
+    started, _stopped = clock_changes(
+        judicial_on_working_day, "reach_agreement", {}, "general", FRIDAY, final=False
+    )
+
+    sunday = FRIDAY + timedelta(days=30)
+    assert sunday.weekday() == 6
+    assert started["judicial_confirmation"]["due_at"] == sunday + timedelta(days=1)
+    assert started["follow_up"]["due_at"] == FRIDAY + timedelta(days=15)  # a Saturday: stays
+
+
+def test_without_the_option_a_clock_falls_due_on_a_rest_day(desk: Desk) -> None:
+    started, _stopped = clock_changes(
+        desk.workflow, "reach_agreement", {}, "general", FRIDAY, final=False
+    )
+
+    assert started["judicial_confirmation"]["due_at"] == FRIDAY + timedelta(days=30)
+
+
+def test_a_clock_that_ends_on_a_working_day_skips_holidays_too_and_keeps_the_time() -> None:
+    spec = ClockSpec(
+        "mediation", "rule", frozenset(), frozenset(), {"*": 30}, ends_on_working_day=True
+    )
+    holidays = WorkingCalendar(holidays=frozenset({date(2026, 4, 6)}), zone=LHASA)
+
+    due = due_after(spec, FRIDAY, 30, holidays)  # Sunday 5 April, then the Monday holiday
+
+    assert due == datetime(2026, 4, 7, 17, 30, tzinfo=LHASA)
+    assert due_after(spec, due, 4, holidays) == datetime(2026, 4, 13, 17, 30, tzinfo=LHASA)

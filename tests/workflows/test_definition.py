@@ -322,6 +322,13 @@ def test_built_in_clocks_carry_the_domain_defaults(definition: Definition) -> No
             "unknown action 'prolong'",
             id="clock-extended-by",
         ),
+        pytest.param(
+            'stops = ["record_follow_up"]',
+            'stops = ["record_follow_up"]\nends_on_working_day = "yes"',
+            "clocks.follow_up.ends_on_working_day",
+            "must be true or false, not 'yes'",
+            id="clock-ends-on-working-day",
+        ),
     ],
 )
 def test_a_broken_definition_is_refused_naming_file_place_and_fault(

@@ -31,6 +31,13 @@ class WorkingCalendar:
             return max(span, 0)
         return sum(self.is_working_day(first + timedelta(days=n)) for n in range(1, span + 1))
 
+    def on_working_day(self, moment: datetime) -> datetime:
+        """`moment`, or the same local time on the next working day if its day is not one."""
+        local = moment.astimezone(self.zone)
+        while not self.is_working_day(local.date()):
+            local += timedelta(days=1)
+        return local.astimezone(moment.tzinfo)
+
     def add(self, start: datetime, days: int, unit: str) -> datetime:
         """`days` calendar days after `start`, or the same time `days` working days later."""
         if unit == "calendar":

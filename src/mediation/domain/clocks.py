@@ -19,6 +19,21 @@ def add_days(
     return calendar.add(start, days, unit)
 
 
+def due_after(
+    spec: ClockSpec | None,
+    start: datetime,
+    days: int,
+    calendar: WorkingCalendar = WEEKDAYS_ONLY,
+) -> datetime:
+    """When a clock of `spec` falls due `days` after `start`: in the clock's days, and on the
+    next working day at the same time if the clock ends on one (`ends_on_working_day`).
+    A clock the workflow no longer defines counts calendar days."""
+    if spec is None:
+        return add_days(start, days, "calendar", calendar)
+    due = add_days(start, days, spec.unit, calendar)
+    return calendar.on_working_day(due) if spec.ends_on_working_day else due
+
+
 def clock_changes(
     workflow: Workflow,
     action: str,
@@ -43,7 +58,7 @@ def clock_changes(
 def _start(
     spec: ClockSpec, complexity: str, anchor: datetime, calendar: WorkingCalendar
 ) -> dict[str, Any]:
-    due = add_days(anchor, spec.days_for(complexity), spec.unit, calendar)
+    due = due_after(spec, anchor, spec.days_for(complexity), calendar)
     return {"started_at": anchor, "due_at": due}
 
 
@@ -69,6 +84,6 @@ def retimed(
             started = clock["started_at"]
             found[name] = {
                 "started_at": started,
-                "due_at": add_days(started, days, spec.unit, calendar),
+                "due_at": due_after(spec, started, days, calendar),
             }
     return found

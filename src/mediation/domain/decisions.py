@@ -12,7 +12,7 @@ from mediation.domain import commands as c
 from mediation.domain.breaches import candidates
 from mediation.domain.case import Case
 from mediation.domain.chain import GENESIS
-from mediation.domain.clocks import add_days, clock_changes, retimed
+from mediation.domain.clocks import clock_changes, due_after, retimed
 from mediation.domain.errors import (
     ActionNotAllowedError,
     BreachEscalatedAlreadyError,
@@ -232,7 +232,7 @@ def _extend_deadline(case: Case, cmd: c.Command, ctx: Context) -> Decision:
     name, spec = next(
         (n, s) for n, s in ctx.workflow.definition.clocks.items() if s.extended_by == cmd.ACTION
     )
-    due = add_days(case.clocks[name]["due_at"], cmd.days, spec.unit, ctx.calendar)
+    due = due_after(spec, case.clocks[name]["due_at"], cmd.days, ctx.calendar)
     data = {
         "clock": name,
         "days": cmd.days,

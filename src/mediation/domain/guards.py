@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from mediation.domain.case import Case
 from mediation.domain.commands import (
@@ -84,9 +84,7 @@ def within_confirmation_window(case: Case, cmd: Command, ctx: Context) -> str | 
     spec = ctx.workflow.definition.clocks.get("judicial_confirmation")
     days, unit = (spec.days_for(case.complexity), spec.unit) if spec else (30, "calendar")
     effective = datetime.combine(case.agreement["effective_on"], time(12), ctx.calendar.zone)
-    last_day = ctx.calendar.add(effective, days, unit).date()
-    while not ctx.calendar.is_working_day(last_day):
-        last_day += timedelta(days=1)
+    last_day = ctx.calendar.on_working_day(ctx.calendar.add(effective, days, unit)).date()
     return None if applied <= last_day else f"applied {applied}, window ended {last_day}"
 
 

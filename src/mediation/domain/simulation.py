@@ -9,7 +9,7 @@ from datetime import datetime
 from mediation.domain.breaches import Run, deadline_periods
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
-from mediation.domain.clocks import add_days, clock_changes, retimed
+from mediation.domain.clocks import clock_changes, due_after, retimed
 from mediation.workflows import Workflow
 
 EVENT_ACTIONS: dict[type[Case.Event], str] = {
@@ -72,9 +72,8 @@ def deadline_breaches(
         action = EVENT_ACTIONS.get(type(event), "")
         if isinstance(event, Case.DeadlineExtended) and event.clock in running:
             spec = workflow.definition.clocks.get(event.clock)
-            unit = spec.unit if spec else "calendar"
             clock = running[event.clock]
-            clock["due_at"] = add_days(clock["due_at"], event.days, unit, calendar)
+            clock["due_at"] = due_after(spec, clock["due_at"], event.days, calendar)
         started, stopped = clock_changes(
             workflow,
             action,

@@ -68,6 +68,10 @@ class ClockSpec:
     unit: str = "calendar"
     extended_by: str | None = None
     max_extensions: int = 0
+    # A deadline whose day is a rest day or a holiday falls due on the next working day, at
+    # the same time (Civil Code art. 203: a period's last day that is a holiday ends on the
+    # day after the holiday).
+    ends_on_working_day: bool = False
 
     def days_for(self, complexity: str) -> int:
         return self.days.get(complexity, self.days.get("*", 0))
@@ -281,6 +285,7 @@ class _Parser:
         max_extensions = self.get(spec, "max_extensions", place, int, 0)
         if max_extensions < 0:
             raise self.fail(f"{place}max_extensions", "must be 0 or more")
+        ends_on_working_day = self.get(spec, "ends_on_working_day", place, bool, False)
         return ClockSpec(
             name=name,
             rule=rule,
@@ -290,6 +295,7 @@ class _Parser:
             unit=unit,
             extended_by=extended_by,
             max_extensions=max_extensions,
+            ends_on_working_day=ends_on_working_day,
         )
 
     def days(self, value: Any, place: str) -> dict[str, int]:
