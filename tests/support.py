@@ -42,6 +42,17 @@ class FakeClock:
         return self.moment
 
 
+class FakeTime:
+    """Seconds since the epoch that stand still until a test moves them (`now`), for what
+    takes `time.time`'s place (the sign-in throttle)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass(frozen=True)
 class Org:
     """A small hierarchy: city > county (cg) > town (cg-a), and a second county (dz)."""

@@ -13,22 +13,15 @@ from mediation.accounts import Directory, Passwords, SignInThrottledError, Throt
 from mediation.domain.errors import NotFoundError
 from mediation.domain.values import Role
 from mediation.store import Database
+from tests.support import FakeTime
 from tests.web.conftest import FAST_HASHER
 
 PASSWORD = "a long enough passphrase"
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def time() -> FakeTime:
-    return FakeTime()
+    return FakeTime(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -14,17 +14,10 @@ from mediation.accounts.tables import UserRow
 from mediation.domain.errors import InvalidFieldError, NotFoundError
 from mediation.domain.values import Role
 from mediation.store import Database
+from tests.support import FakeTime
 from tests.web.conftest import FAST_HASHER
 
 PASSWORD = "a long enough passphrase"
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def engine(sqlite_database: Database) -> Engine:
 
 @pytest.fixture
 def time() -> FakeTime:
-    return FakeTime()
+    return FakeTime(1000.0)
 
 
 @pytest.fixture
