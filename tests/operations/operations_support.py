@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 import typer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from mediation.bootstrap import Services
@@ -78,6 +81,15 @@ def backed_up_between_two_cases(
         return kept, a_case(services, clerk)
     finally:
         services.close()
+
+
+def run_postgres_tool(command: list[str], database: Database) -> None:
+    """Run pg_dump, createdb or pg_restore as printed for `database`, with its password in
+    PGPASSWORD (never on the command line); it must succeed."""
+    password = make_url(database.url).password or ""
+    env = os.environ | ({"PGPASSWORD": password} if password else {})
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{command[0]}: {done.stderr}"
 
 
 def _table(services: Services) -> str:

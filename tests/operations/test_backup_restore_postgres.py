@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from mediation.domain import commands as c
 from mediation.operations.audit import stored_case_ids, verify
 from mediation.operations.backup import PostgresCommands, postgres_commands
 from mediation.store import Database
-from tests.operations.operations_support import a_case
+from tests.operations.operations_support import a_case, run_postgres_tool
 from tests.support import FakeClock, Org, build_test_services
 
 pytestmark = pytest.mark.parametrize(
@@ -37,13 +35,6 @@ def commands(services: Services, tmp_path: Path) -> Iterator[PostgresCommands]:
         conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
 
-def _run(command: list[str], database: Database) -> None:
-    password = make_url(database.url).password or ""
-    env = os.environ | ({"PGPASSWORD": password} if password else {})
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, f"{command[0]}: {done.stderr}"
-
-
 def test_a_dump_restored_into_a_fresh_database_verifies_and_reads_back_the_same(
     services: Services, org: Org, commands: PostgresCommands, clock: FakeClock
 ) -> None:
@@ -53,7 +44,7 @@ def test_a_dump_restored_into_a_fresh_database_verifies_and_reads_back_the_same(
     histories = {case_id: services.cases.history(case_id, clerk) for case_id in case_ids}
 
     for command in (commands.dump, commands.create, commands.restore):
-        _run(command, services.database)
+        run_postgres_tool(command, services.database)
     restored = build_test_services(Database(commands.database_url), clock)
     try:
         assert stored_case_ids(restored.cases) == case_ids

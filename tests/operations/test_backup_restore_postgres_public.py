@@ -3,7 +3,6 @@ new database already has."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy.engine import make_url
 from mediation.operations.audit import stored_case_ids, verify
 from mediation.operations.backup import postgres_commands
 from mediation.store import Database
-from tests.operations.operations_support import a_case
+from tests.operations.operations_support import a_case, run_postgres_tool
 from tests.support import (
     POSTGRES_URL_VAR,
     FakeClock,
@@ -61,8 +60,7 @@ def test_a_store_in_the_public_schema_restores_into_a_new_database(
     commands = postgres_commands(Database(url), tmp_path / "mediation.dump", into=target)
 
     for command in (commands.dump, commands.create, commands.restore):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, f"{command[0]}: {done.stderr}"
+        run_postgres_tool(command, Database(url))
 
     assert commands.database_url.endswith(f"/{target}?schema=public")
     restored = build_test_services(Database(commands.database_url), clock)
