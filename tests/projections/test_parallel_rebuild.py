@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -149,6 +152,45 @@ def test_the_parts_of_the_cases_hold_each_case_exactly_once() -> None:
     assert Part(0, 2).holds(str(ids[0])) == Part(0, 2).holds(ids[0])
     with pytest.raises(ValueError, match="part 2 of 2 does not exist"):
         Part(2, 2)
+
+
+@given(ids=st.lists(st.uuids(), min_size=1, max_size=50), count=st.integers(1, 40))
+def test_sqlite_picks_the_same_cases_for_a_part_as_the_part_itself(
+    ids: list[uuid.UUID], count: int
+) -> None:
+    """`EventLog.read_part` lets SQLite choose a part's rows: by each id's text as the event
+    store writes it (hex digits; with dashes too), the same cases as `Part.holds`."""
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE ids (plain TEXT, dashed TEXT)")
+        conn.executemany("INSERT INTO ids VALUES (?, ?)", [(i.hex, str(i)) for i in ids])
+        for index in range(count):
+            part = Part(index, count)
+            for column in ("plain", "dashed"):
+                where = part.sqlite_filter(column)
+                found = {row[0] for row in conn.execute(f"SELECT {column} FROM ids WHERE {where}")}
+                assert {uuid.UUID(text) for text in found} == {i for i in ids if part.holds(i)}
+
+
+def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk, parts=2)
+    log = services.projections.log
+    every = log.read(0, 10_000).events
+    stop = every[-3].position  # the last events are left out
+    for index in (0, 1):
+        part = Part(index, 2)
+        mine = [r.position for r in every if part.holds(r.event.originator_id)]
+        read: list[int] = []
+        position = 0
+        while position < stop:
+            batch = log.read_part(position, 2, stop, part)
+            assert len(batch.events) <= 2
+            assert all(part.holds(r.event.originator_id) for r in batch.events)
+            read += [r.position for r in batch.events]
+            position = batch.last
+        assert position == stop
+        assert read == [p for p in mine if p <= stop]
 
 
 def test_every_view_rebuilt_part_by_part_in_two_processes_equals_the_live_one(

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from mediation.domain.case import Case
 from mediation.projections.view import Recorded
+
+# A case's part is decided by the last four hex digits of its id (see `Part`).
+PART_BITS = 0xFFFF
+_HEX = "0123456789abcdef"
 
 
 @dataclass(frozen=True)
 class Part:
     """One of `count` disjoint parts of the cases, by case id: a rebuild may apply each part
-    in a process of its own (see `rebuild.load_part`)."""
+    in a process of its own (see `rebuild.load_part`).
+
+    A case belongs to part `(the id's last 16 bits) % count`: those bits are the last four
+    hex digits of the id's text, which SQLite can read without Python (see `sqlite_filter`),
+    and of random ids they spread evenly over any count up to the thousands."""
 
     index: int
     count: int
@@ -26,7 +38,16 @@ class Part:
 
     def holds(self, case_id: UUID | str) -> bool:
         number = case_id.int if isinstance(case_id, UUID) else UUID(case_id).int
-        return number % self.count == self.index
+        return (number & PART_BITS) % self.count == self.index
+
+    def sqlite_filter(self, column: str) -> str:
+        """A SQL condition on SQLite that holds for the rows whose `column` is the id of a
+        case of this part, as the event store writes it: lower-case hex digits (with or
+        without dashes), read from the end."""
+        digits = " + ".join(
+            f"(instr('{_HEX}', substr({column}, {-1 - i}, 1)) - 1) * {16**i}" for i in range(4)
+        )
+        return f"({digits}) % {self.count} = {self.index}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,19 @@ class Slice:
 
     events: list[Recorded]
     last: int
+
+
+class _Stored:
+    """What `Mapper.to_domain_event` reads of a stored event, made without a frozen
+    dataclass's checks (a rebuild makes one per event of its part)."""
+
+    __slots__ = ("originator_id", "originator_version", "state", "topic")
+
+    def __init__(self, originator_id: str, originator_version: int, topic: str, state: bytes):
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.topic = topic
+        self.state = state
 
 
 class EventLog:
@@ -54,13 +88,44 @@ class EventLog:
         notifications = self._application.recorder.select_notifications(
             after, limit, stop, inclusive_of_start=False
         )
-        mapper = self._application.mapper
-        events = []
-        for notification in notifications:
-            if part is not None and not part.holds(notification.originator_id):
-                continue
-            event = mapper.to_domain_event(notification)
-            if isinstance(event, Case.Event):
-                events.append(Recorded(notification.id, event))
+        held = (n for n in notifications if part is None or part.holds(n.originator_id))
+        events = self._decoded((n.id, n) for n in held)
         last = notifications[-1].id if notifications else after
         return Slice(events, last)
+
+    def read_part(self, after: int, limit: int, stop: int, part: Part) -> Slice:
+        """The case events of up to `limit` notifications of `part`'s cases after `after`, up
+        to `stop`; `last` is `stop` once none of the part's is left before it.
+
+        On SQLite the part's rows are chosen by the query, and read as plain rows: each
+        process of a rebuild reads only its own part of the log (picking its part out of every
+        notification in Python took some 6 % of its time with two parts). Elsewhere this
+        reads `limit * part.count` notifications and keeps the part's (up to `limit`)."""
+        recorder = self._application.recorder
+        if not isinstance(recorder, SQLiteApplicationRecorder):
+            found = self.read(after, limit * part.count, stop, part)
+            if len(found.events) <= limit:
+                return found
+            return Slice(found.events[:limit], found.events[limit - 1].position)
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
+            f"AND {part.sqlite_filter('originator_id')} ORDER BY rowid LIMIT ?"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None  # tuples, not the connection's sqlite3.Row
+            rows: list[tuple[int, str, int, str, bytes]] = plain.execute(
+                statement, (after, stop, limit)
+            ).fetchall()
+        events = self._decoded((row[0], _Stored(*row[1:])) for row in rows)
+        return Slice(events, rows[-1][0] if len(rows) == limit else stop)
+
+    def _decoded(self, stored: Iterable[tuple[int, Any]]) -> list[Recorded]:
+        to_domain_event = self._application.mapper.to_domain_event
+        events = []
+        for position, record in stored:
+            event = to_domain_event(cast(StoredEvent, record))
+            if isinstance(event, Case.Event):
+                events.append(Recorded(position, event))
+        return events

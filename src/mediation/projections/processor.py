@@ -174,13 +174,13 @@ class Processor:
 
         The targets are new generations of a rebuild, which nobody else writes, and each part
         holds other cases than the others: so no claim guards the batches, and the rebuild
-        moves the positions to `end` once every part is in. A batch reads `batch_size` events of
-        the part, about `batch_size * part.count` of the log. The generations' heartbeat is
+        moves the positions to `end` once every part is in. A batch reads up to `batch_size`
+        events of the part (see `EventLog.read_part`). The generations' heartbeat is
         bumped every HEARTBEAT_SECONDS, so that no other rebuild takes them for abandoned.
         """
         position, beat = 0, time.monotonic()
         while position < end:
-            batch = self.log.read(position, self.batch_size * part.count, end, part)
+            batch = self.log.read_part(position, self.batch_size, end, part)
             if batch.last == position:
                 return  # the log ends before `end`: nothing more to read
             beating = time.monotonic() - beat >= HEARTBEAT_SECONDS
