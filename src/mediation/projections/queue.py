@@ -111,17 +111,22 @@ class QueueView(View[QueueTables]):
         if isinstance(event, Case.Registered):
             rows[event.originator_id] = registered_row(event)
         row = rows[event.originator_id]
+        _record(row, event)
+        row["status"] = event.status
+        row["phase"] = self._statuses.phase(row["workflow"], event.status)
+        row["is_open"] = not self._statuses.is_final(row["workflow"], event.status)
+        row["last_activity"] = event.timestamp
+        extended = isinstance(event, Case.DeadlineExtended)
+        if not (event.clocks_stopped or event.clocks_started or extended or "next_due" not in row):
+            return  # the running clocks, so the next deadline, stay as they are
         clocks = dict(row["clocks"])
         for name in event.clocks_stopped:
             clocks.pop(name, None)
         for name, clock in event.clocks_started.items():
             clocks[name] = utc_iso(clock["due_at"])
-        _record(row, clocks, event)
+        if isinstance(event, Case.DeadlineExtended):
+            clocks[event.clock] = utc_iso(event.due_at)
         row["clocks"] = clocks
-        row["status"] = event.status
-        row["phase"] = self._statuses.phase(row["workflow"], event.status)
-        row["is_open"] = not self._statuses.is_final(row["workflow"], event.status)
-        row["last_activity"] = event.timestamp
         due, clock_name = next_deadline(clocks)
         row.update(next_due=due, next_clock=clock_name, sort_due=due or NO_DEADLINE)
 
@@ -142,7 +147,7 @@ def registered_row(event: Case.Registered) -> Row:
     }
 
 
-def _record(row: Row, clocks: dict[str, str], event: Case.Event) -> None:
+def _record(row: Row, event: Case.Event) -> None:
     """The facts of this event type that the queue shows."""
     if isinstance(event, Case.Amended):
         for field in ("dispute_type", "channel"):
@@ -154,8 +159,6 @@ def _record(row: Row, clocks: dict[str, str], event: Case.Event) -> None:
         row["risk"] = event.risk
     elif isinstance(event, Case.Routed | Case.MediatorAssigned | Case.TransferReceived):
         row["assignee"] = event.mediator
-    elif isinstance(event, Case.DeadlineExtended):
-        clocks[event.clock] = utc_iso(event.due_at)
     elif isinstance(event, Case.Escalated):
         row["escalation_level"] = event.level
 
