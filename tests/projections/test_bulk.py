@@ -12,16 +12,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.types.json import Json, Jsonb
-from sqlalchemy import Date, MetaData, Table, Uuid, insert, select, text, update
+from sqlalchemy import Date, MetaData, Table, Uuid, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeEngine
 
 from mediation.domain import VOCABULARY
 from mediation.projections import bulk
 from mediation.projections.audit import AuditView
 from mediation.projections.bulk import (
+    converted_first,
     converter,
+    execute,
     insert_rows,
     result_converter,
     select_rows,
@@ -238,6 +241,79 @@ def test_rows_updated_in_bulk_are_stored_as_sqlalchemys_update_stores_them(
     assert stored[rows[0]["case_id"]].status == "accepted"
     assert stored[rows[1]["case_id"]].status == "registered"  # not among the changed
     assert stored[rows[2]["case_id"]].last_activity == later.astimezone(UTC)
+
+
+def test_writes_converted_first_run_in_order_once_the_body_is_done(
+    queue_twins: tuple[Engine, Table, Table],
+) -> None:
+    engine, bulk, _core = queue_twins
+    first, second = (_queue_row(uuid.uuid4(), MOMENT, None) for _ in range(2))
+    with engine.begin() as conn:
+        with converted_first(conn):
+            insert_rows(conn, bulk, [first, second])
+            update_rows(conn, bulk, [first | {"status": "accepted"}])
+            execute(conn, delete(bulk).where(bulk.c.case_id == second["case_id"]))
+            insert_rows(conn, bulk, [second | {"status": "rejected"}])
+            with converted_first(conn):  # within: the outer one runs these too, in turn
+                update_rows(conn, bulk, [second | {"status": "rejected", "assignee": "王调解员"}])
+            assert _raw(conn, bulk) == []  # nothing written yet
+        stored = {r.case_id: r for r in conn.execute(select(bulk))}
+    assert {i: (r.status, r.assignee) for i, r in stored.items()} == {
+        first["case_id"]: ("accepted", None),
+        second["case_id"]: ("rejected", "王调解员"),
+    }
+    with engine.begin() as conn:  # the pooled connection writes at once again
+        update_rows(conn, bulk, [first | {"status": "closed"}])
+        assert conn.scalar(select(bulk.c.status).where(bulk.c.case_id == first["case_id"])) == (
+            "closed"
+        )
+
+
+def test_writes_converted_first_are_dropped_when_the_body_fails(
+    queue_twins: tuple[Engine, Table, Table],
+) -> None:
+    engine, bulk, _core = queue_twins
+
+    def failing(conn: Connection) -> None:
+        with converted_first(conn):
+            insert_rows(conn, bulk, [_queue_row(uuid.uuid4(), MOMENT, None)])
+            raise ZeroDivisionError
+
+    with engine.begin() as conn:
+        with pytest.raises(ZeroDivisionError):
+            failing(conn)
+        assert _raw(conn, bulk) == []
+        insert_rows(conn, bulk, [_queue_row(uuid.uuid4(), MOMENT, None)])
+        assert len(_raw(conn, bulk)) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_converting_rows_first_leaves_the_sqlite_write_lock_to_others_meanwhile(
+    queue_twins: tuple[Engine, Table, Table],
+) -> None:
+    """What the writes are converted first for: the transaction takes SQLite's one write
+    lock only when they run, so another connection may still write meanwhile."""
+    engine, bulk, core = queue_twins
+
+    def another_writes() -> None:
+        with engine.connect() as other:
+            other.exec_driver_sql("PRAGMA busy_timeout=0")  # busy: fail at once
+            other.commit()
+            try:
+                with other.begin():
+                    other.execute(insert(core), [_queue_row(uuid.uuid4(), MOMENT, None)])
+            finally:
+                other.exec_driver_sql("PRAGMA busy_timeout=10000")
+                other.commit()
+
+    with engine.connect() as conn, conn.begin():
+        with converted_first(conn):
+            insert_rows(conn, bulk, [_queue_row(uuid.uuid4(), MOMENT, None)])
+            another_writes()
+        with pytest.raises(OperationalError, match="locked"):
+            another_writes()
+    with engine.connect() as conn:
+        assert (len(_raw(conn, bulk)), len(_raw(conn, core))) == (1, 1)
 
 
 def _raw(conn: Any, table: Table) -> list[tuple[Any, ...]]:

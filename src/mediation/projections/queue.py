@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from mediation.domain.case import Case
+from mediation.projections.bulk import converted_first
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.phases import Statuses
@@ -102,7 +103,8 @@ class QueueView(View[QueueTables]):
         return QueuePlan(stored, rows)
 
     def _write(self, conn: Connection, tables: QueueTables, plan: QueuePlan) -> None:
-        keep_rows(conn, tables.cases, plan.rows, plan.stored, self.held(tables.cases))
+        with converted_first(conn):
+            keep_rows(conn, tables.cases, plan.rows, plan.stored, self.held(tables.cases))
 
     def _held_tables(self, tables: QueueTables) -> Sequence[Table]:
         return (tables.cases,)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from mediation.domain.calendar import CHINA_STANDARD_TIME
-from mediation.projections.bulk import insert_rows, select_rows
+from mediation.projections.bulk import converted_first, execute, insert_rows, select_rows
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.held import keep_rows, load_rows
 from mediation.projections.parties import PartyKeys
@@ -115,11 +115,12 @@ class StatsView(View[StatsTables]):
         self._held_keys[self.tables(generation).parties.name] = HeldKeys()
 
     def write_deferred(self, conn: Connection, generation: int) -> None:
-        super().write_deferred(conn, generation)
-        parties = self.tables(generation).parties
-        held = self._held_keys.pop(parties.name, None)
-        if held is not None:
-            insert_rows(conn, parties, held.take())
+        with converted_first(conn):
+            super().write_deferred(conn, generation)
+            parties = self.tables(generation).parties
+            held = self._held_keys.pop(parties.name, None)
+            if held is not None:
+                insert_rows(conn, parties, held.take())
 
     def drop_deferred(self, generation: int) -> None:
         super().drop_deferred(generation)
@@ -229,26 +230,28 @@ class StatsView(View[StatsTables]):
         return state
 
     def _write(self, conn: Connection, tables: StatsTables, state: Chunk) -> None:
-        insert_rows(conn, tables.facts, state.facts)
-        p = tables.parties
-        held = self._held_keys.get(p.name)
-        renamed = [i for i in state.keys if i in state.known]
-        if renamed:
-            old = {key for i in renamed for key in state.stored_keys[i]}
-            conn.execute(delete(p).where(p.c.party_key.in_(old), p.c.case_id.in_(renamed)))
-            if held is not None:
-                for case_id in renamed:
-                    held.remove(case_id, state.stored_keys[case_id])
-        changed = {i: state.rows[i] for i in state.dirty}
-        keep_rows(conn, tables.cases, changed, state.loaded, self.held(tables.cases))
-        if held is None:
-            pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
-            insert_rows(conn, p, pairs)
-            return
-        for case_id, keys in state.keys.items():
-            held.add(case_id, keys)
-        if held.count >= self.held_keys_limit:
-            insert_rows(conn, p, held.take())
+        """Every write converted before the first one runs (see `bulk.converted_first`)."""
+        with converted_first(conn):
+            insert_rows(conn, tables.facts, state.facts)
+            p = tables.parties
+            held = self._held_keys.get(p.name)
+            renamed = [i for i in state.keys if i in state.known]
+            if renamed:
+                old = {key for i in renamed for key in state.stored_keys[i]}
+                execute(conn, delete(p).where(p.c.party_key.in_(old), p.c.case_id.in_(renamed)))
+                if held is not None:
+                    for case_id in renamed:
+                        held.remove(case_id, state.stored_keys[case_id])
+            changed = {i: state.rows[i] for i in state.dirty}
+            keep_rows(conn, tables.cases, changed, state.loaded, self.held(tables.cases))
+            if held is None:
+                pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
+                insert_rows(conn, p, pairs)
+                return
+            for case_id, keys in state.keys.items():
+                held.add(case_id, keys)
+            if held.count >= self.held_keys_limit:
+                insert_rows(conn, p, held.take())
 
 
 __all__ = ["StatsTables", "StatsView"]

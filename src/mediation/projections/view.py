@@ -14,6 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.domain.case import Case
+from mediation.projections.bulk import converted_first
 from mediation.projections.held import HELD_ROWS, HeldRows
 
 T = TypeVar("T")
@@ -127,11 +128,12 @@ class View(ABC, Generic[T]):
     def write_deferred(self, conn: Connection, generation: int) -> None:
         """Write what `defer_writes` kept back, inside the caller's transaction, and write
         batch by batch again from now on (before the generation's indexes and switch)."""
-        for table in self._held_tables(self.tables(generation)):
-            with self._lock:
-                held = self._held_rows.pop(table.name, None)
-            if held is not None:
-                held.flush(conn)
+        with converted_first(conn):
+            for table in self._held_tables(self.tables(generation)):
+                with self._lock:
+                    held = self._held_rows.pop(table.name, None)
+                if held is not None:
+                    held.flush(conn)
 
     def drop_deferred(self, generation: int) -> None:
         """Forget what was kept back for `generation` (its rebuild failed)."""
