@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -169,6 +170,26 @@ def test_sqlite_picks_the_same_cases_for_a_part_as_the_part_itself(
                 where = part.sqlite_filter(column)
                 found = {row[0] for row in conn.execute(f"SELECT {column} FROM ids WHERE {where}")}
                 assert {uuid.UUID(text) for text in found} == {i for i in ids if part.holds(i)}
+
+
+@pytest.mark.postgres
+def test_postgresql_picks_the_same_cases_for_a_part_as_the_part_itself(
+    postgres_database_url: str,
+) -> None:
+    ids = [uuid.uuid4() for _ in range(300)]
+    with psycopg.connect(postgres_database_url) as conn:
+        conn.execute("CREATE TEMPORARY TABLE ids (id uuid, plain text)")
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO ids VALUES (%s, %s)", [(i, i.hex) for i in ids])
+        for count in (1, 2, 3, 7, 16):
+            for index in range(count):
+                part = Part(index, count)
+                for column in ("id", "plain"):
+                    where = part.postgres_filter(column)
+                    found = conn.execute(f"SELECT {column} FROM ids WHERE {where}").fetchall()
+                    assert {uuid.UUID(str(row[0])) for row in found} == {
+                        i for i in ids if part.holds(i)
+                    }
 
 
 def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
