@@ -195,6 +195,8 @@ def test_postgresql_picks_the_same_cases_for_a_part_as_the_part_itself(
 def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
     services: Services, desk: Desk
 ) -> None:
+    """Each batch covers a bounded range of positions (`limit` times the parts), so that the
+    database never looks through the rest of the log for one batch."""
     populate_both_parts(desk, parts=2)
     log = services.projections.log
     every = log.read(0, 10_000).events
@@ -207,6 +209,7 @@ def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
         while position < stop:
             batch = log.read_part(position, 2, stop, part)
             assert len(batch.events) <= 2
+            assert position < batch.last <= position + 2 * 2
             assert all(part.holds(r.event.originator_id) for r in batch.events)
             read += [r.position for r in batch.events]
             position = batch.last
