@@ -28,8 +28,9 @@ class Part:
     in a process of its own (see `rebuild.load_part`).
 
     A case belongs to part `(the id's last 16 bits) % count`: those bits are the last four
-    hex digits of the id's text, which SQLite can read without Python (see `sqlite_filter`),
-    and of random ids they spread evenly over any count up to the thousands."""
+    hex digits of the id's text, which the database can read without Python (see
+    `sqlite_filter`, `postgres_filter`), and of random ids they spread evenly over any count
+    up to the thousands."""
 
     index: int
     count: int

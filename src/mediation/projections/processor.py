@@ -174,8 +174,8 @@ class Processor:
 
         The targets are new generations of a rebuild, which nobody else writes, and each part
         holds other cases than the others: so no claim guards the batches, and the rebuild
-        moves the positions to `end` once every part is in. A batch reads up to `batch_size`
-        events of the part (see `EventLog.read_part`). The generations' heartbeat is
+        moves the positions to `end` once every part is in. A batch reads the part's events
+        among the next `batch_size * part.count` positions (see `EventLog.read_part`). The generations' heartbeat is
         bumped every HEARTBEAT_SECONDS, so that no other rebuild takes them for abandoned.
         """
         position, beat = 0, time.monotonic()
