@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -215,6 +217,26 @@ def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
             position = batch.last
         assert position == stop
         assert read == [p for p in mine if p <= stop]
+
+
+def test_a_worker_stops_once_the_rebuilding_process_is_gone(tmp_path: Path) -> None:
+    """A rebuild killed outright (SIGKILL) cannot stop its workers: each notices at its next
+    batch that the process that started it is gone, and stops, rather than loading for nobody
+    while keeping the new generations alive."""
+    report = tmp_path / "report"
+    started = subprocess.run(
+        [sys.executable, "-m", "tests.projections.alone_support", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rebuilding = int(started.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while not report.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert report.read_text() == f"the rebuilding process (pid {rebuilding}) is gone"
 
 
 def test_every_view_rebuilt_part_by_part_in_two_processes_equals_the_live_one(

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
 import pytest
@@ -61,6 +62,48 @@ def test_rebuild_one_view_shows_progress_and_reports_its_new_generation(
         "audit": 2,
         "stats": 1,
     }
+
+
+def test_a_rebuild_stopped_by_sigterm_removes_its_unfinished_tables_like_ctrl_c(
+    services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill` (SIGTERM) interrupts the command as Ctrl-C does, so it cleans up (stops its
+    workers, removes its new tables) and the next rebuild may start at once; the process's
+    own SIGTERM handler is back afterwards."""
+    desk.mediate(desk.register())
+    ignored: list[int] = []
+
+    def tests_own(number: int, _frame: Any) -> None:  # without the command's: SIGTERM is lost
+        ignored.append(number)
+
+    before = signal.signal(signal.SIGTERM, tests_own)
+    signalled = []
+
+    def terminated_while_switching(*_args: Any) -> bool:
+        signalled.append(True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # interrupted well before
+        return True
+
+    monkeypatch.setattr(rebuild_module, "_switch", terminated_while_switching)
+    started = time.monotonic()
+    result = CliRunner().invoke(projections_app, ["rebuild", "audit"])
+
+    after = signal.signal(signal.SIGTERM, before)
+
+    assert signalled
+    assert time.monotonic() - started < 8
+    assert ignored == []  # the command's handler took it, not the test's
+    assert result.exit_code == 130  # as after Ctrl-C
+    assert [(s.name, s.generation, s.rebuilding) for s in projections.status()] == [
+        ("queue", 1, None),
+        ("audit", 1, None),
+        ("stats", 1, None),
+    ]
+    assert after is tests_own  # the command put it back
+    monkeypatch.undo()
+    again = CliRunner().invoke(projections_app, ["rebuild", "audit"])
+    assert again.exit_code == 0, again.output
 
 
 def test_rebuild_says_it_is_finishing_once_every_event_is_read_before_the_indexes(

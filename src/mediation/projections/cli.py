@@ -13,7 +13,11 @@ from typing import Annotated
 import typer
 
 from mediation.domain.errors import MediationError
-from mediation.projections.parallel import prepare_workers, rebuild_in_processes
+from mediation.projections.parallel import (
+    interrupted_by_sigterm,
+    prepare_workers,
+    rebuild_in_processes,
+)
 from mediation.projections.service import Projections
 from mediation.projections.standard import VIEW_NAMES
 from mediation.settings import Settings
@@ -81,7 +85,7 @@ def rebuild(
     factory = partial(configured_projections, settings)
     if jobs > 1:
         prepare_workers(factory)  # their fork server starts while this process opens the store
-    with _projections(settings) as projections:
+    with interrupted_by_sigterm(), _projections(settings) as projections:
         unknown = [name for name in names or () if name not in projections.views]
         if unknown:
             known = ", ".join(projections.views)

@@ -25,8 +25,8 @@ import multiprocessing
 import multiprocessing.forkserver
 import queue
 import signal
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -243,9 +243,11 @@ def _load_part(
     noted on `results` (see `_rebuild_group` for the signals)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupted)
+    rebuilding = multiprocessing.parent_process()  # the process that started this one
 
     def note(position: int) -> None:
         reached[part.index] = position
+        stop_if_alone(rebuilding)
 
     try:
         with factory() as projections:
@@ -253,6 +255,29 @@ def _load_part(
     except BaseException as error:
         errors.put(f"{', '.join(generations)}: {type(error).__name__}: {error}")
         raise SystemExit(1) from None
+
+
+@contextmanager
+def interrupted_by_sigterm() -> Iterator[None]:
+    """Let SIGTERM (`kill`, a service manager's stop) interrupt the body as Ctrl-C does, once:
+    a rebuild then stops its workers and removes its unfinished tables. Left to the default,
+    the process died on the spot and its workers went on loading for nobody, keeping the new
+    generations alive, so that the next rebuild was refused until they were done. The
+    previous handler is back afterwards."""
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_if_alone(rebuilding: Any) -> None:
+    """In a worker: fail once the process that started it (`rebuilding`, None: unknown) is
+    gone, killed without a chance to stop its workers (SIGKILL): what the worker loads would
+    be for nobody, and its heartbeat would keep the abandoned generations from counting as
+    abandoned."""
+    if rebuilding is not None and not rebuilding.is_alive():
+        raise RebuildFailedError(f"the rebuilding process (pid {rebuilding.pid}) is gone")
 
 
 def _interrupted(_signal: int, _frame: FrameType | None) -> None:
@@ -299,4 +324,12 @@ def _messages(messages: Any, wait: float = 0.1) -> list[Any]:
             return found
 
 
-__all__ = ["Factory", "RebuildFailedError", "groups", "prepare_workers", "rebuild_in_processes"]
+__all__ = [
+    "Factory",
+    "RebuildFailedError",
+    "groups",
+    "interrupted_by_sigterm",
+    "prepare_workers",
+    "rebuild_in_processes",
+    "stop_if_alone",
+]
