@@ -85,6 +85,7 @@ def test_a_rebuild_stopped_by_sigterm_removes_its_unfinished_tables_like_ctrl_c(
         time.sleep(10)  # interrupted well before
         return True
 
+    switch = rebuild_module._switch
     monkeypatch.setattr(rebuild_module, "_switch", terminated_while_switching)
     started = time.monotonic()
     result = CliRunner().invoke(projections_app, ["rebuild", "audit"])
@@ -101,9 +102,10 @@ def test_a_rebuild_stopped_by_sigterm_removes_its_unfinished_tables_like_ctrl_c(
         ("stats", 1, None),
     ]
     assert after is tests_own  # the command put it back
-    monkeypatch.undo()
+    monkeypatch.setattr(rebuild_module, "_switch", switch)
     again = CliRunner().invoke(projections_app, ["rebuild", "audit"])
     assert again.exit_code == 0, again.output
+    assert {s.name: s.generation for s in projections.status()}["audit"] == 2  # this store's
 
 
 def test_rebuild_says_it_is_finishing_once_every_event_is_read_before_the_indexes(
