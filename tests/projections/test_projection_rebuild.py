@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
+import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -295,6 +296,42 @@ def test_a_rebuild_interrupted_after_switching_one_view_leaves_no_old_tables_and
     assert "audit_events_g2" not in table_names(services)
     assert projections.rebuild(["queue", "audit"]) == {"queue": 3, "audit": 2}
     check_views_equal_fold(projections, desk, services.clock.now())
+
+
+def test_a_rebuild_interrupted_inside_a_write_still_removes_its_tables_at_once(
+    services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C inside the driver's executemany, in the middle of a batch's write: SQLAlchemy
+    invalidates that connection, whose transaction holds SQLite's write lock until the
+    driver's cursor is let go; the rebuild's cleanup must not wait behind it (seen: each
+    removal waited the 10 s busy timeout, failed, and left the tables for 2 minutes)."""
+    populate(desk)
+    projections.catch_up()
+    dialect = type(projections.engine.dialect)
+    executemany = dialect.do_executemany
+    interrupted: list[str] = []
+
+    def interrupted_inside(
+        self: Any, cursor: Any, statement: str, parameters: Any, context: Any = None
+    ) -> None:
+        if interrupted or "audit_events_g2" not in statement:
+            executemany(self, cursor, statement, parameters, context)
+            return
+        interrupted.append(statement)
+        cursor.executemany(statement, parameters[:1])  # the write lock is taken
+        raise KeyboardInterrupt  # as a signal delivered while the driver binds the rest
+
+    monkeypatch.setattr(dialect, "do_executemany", interrupted_inside)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        projections.rebuild(["audit"])
+    monkeypatch.setattr(dialect, "do_executemany", executemany)
+
+    assert interrupted
+    assert time.monotonic() - started < 5  # no busy timeout waited out
+    assert projections.status()[1].rebuilding is None
+    assert "audit_events_g2" not in table_names(services)
+    assert projections.rebuild(["audit"]) == {"audit": 2}
 
 
 def test_a_rebuild_that_fails_to_start_its_second_view_removes_the_first_ones_tables(

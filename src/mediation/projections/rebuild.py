@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
@@ -93,13 +95,34 @@ def _rebuild_started(
             if loader is not None:
                 _load(engine, processor, views, started, loader)
             _build(engine, processor, views, started, progress)
-    except BaseException:  # an error, or the operator's Ctrl-C: the next rebuild may start now
+    except BaseException as error:  # an error, or the operator's Ctrl-C: the next may start now
+        _let_go_of_connections(error)
         for view in views:
             view.drop_deferred(started[view.name])
             _remove_unfinished(engine, view, started[view.name])
         raise
     for view in views:
         _drop_others(engine, view, started[view.name])
+
+
+def _let_go_of_connections(error: BaseException) -> None:
+    """Let go of what the frames of a failure hold, before cleaning up after it.
+
+    Ctrl-C inside the driver's call (SQLite binding a batch's rows) makes SQLAlchemy
+    invalidate that connection, in the middle of its write transaction; SQLite closes it, and
+    so gives up its write lock, only once its cursor is gone, and the frames of the
+    interrupted calls, kept by the exception, hold it: the removal of the unfinished tables
+    then waited out the busy timeout (10 s a view) and failed. The frames that are done are
+    cleared (the tracebacks still show where it failed), with those of the exceptions it
+    happened during; the collector is paused for the rebuild, so cycles are collected here.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__context__
+    gc.collect()
 
 
 def release_log(engine: Engine) -> None:
