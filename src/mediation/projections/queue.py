@@ -118,18 +118,12 @@ class QueueView(View[QueueTables]):
         row["phase"] = self._statuses.phase(row["workflow"], event.status)
         row["is_open"] = not self._statuses.is_final(row["workflow"], event.status)
         row["last_activity"] = event.timestamp
-        extended = isinstance(event, Case.DeadlineExtended)
-        if not (event.clocks_stopped or event.clocks_started or extended or "next_due" not in row):
+        clocks = moved_clocks(row["clocks"], event)
+        if clocks is None and "next_due" in row:
             return  # the running clocks, so the next deadline, stay as they are
-        clocks = dict(row["clocks"])
-        for name in event.clocks_stopped:
-            clocks.pop(name, None)
-        for name, clock in event.clocks_started.items():
-            clocks[name] = utc_iso(clock["due_at"])
-        if isinstance(event, Case.DeadlineExtended):
-            clocks[event.clock] = utc_iso(event.due_at)
-        row["clocks"] = clocks
-        due, clock_name = next_deadline(clocks)
+        if clocks is not None:
+            row["clocks"] = clocks
+        due, clock_name = next_deadline(row["clocks"])
         row.update(next_due=due, next_clock=clock_name, sort_due=due or NO_DEADLINE)
 
 
@@ -163,6 +157,22 @@ def _record(row: Row, event: Case.Event) -> None:
         row["assignee"] = event.mediator
     elif isinstance(event, Case.Escalated):
         row["escalation_level"] = event.level
+
+
+def moved_clocks(clocks: dict[str, str], event: Case.Event) -> dict[str, str] | None:
+    """A case's running clocks (name -> due, UTC ISO) after `event`; None when it starts,
+    stops and extends none (they stay as they are)."""
+    extended = isinstance(event, Case.DeadlineExtended)
+    if not (event.clocks_stopped or event.clocks_started or extended):
+        return None
+    moved = dict(clocks)
+    for name in event.clocks_stopped:
+        moved.pop(name, None)
+    for name, clock in event.clocks_started.items():
+        moved[name] = utc_iso(clock["due_at"])
+    if isinstance(event, Case.DeadlineExtended):
+        moved[event.clock] = utc_iso(event.due_at)
+    return moved
 
 
 def utc_iso(moment: datetime) -> str:

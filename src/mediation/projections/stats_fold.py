@@ -12,7 +12,7 @@ from uuid import UUID
 from mediation.domain.case import Case
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
-from mediation.projections.queue import next_deadline, utc_iso
+from mediation.projections.queue import moved_clocks, next_deadline
 from mediation.projections.stats_parts import PartNotes
 from mediation.projections.view import Recorded
 
@@ -158,19 +158,10 @@ def _registered(event: Case.Registered) -> Row:
 
 
 def _move_clocks(row: Row, event: Case.Event) -> None:
-    if not (
-        event.clocks_stopped or event.clocks_started or isinstance(event, Case.DeadlineExtended)
-    ):
-        return  # the running clocks stay as they are
-    clocks = dict(row["clocks"])
-    for name in event.clocks_stopped:
-        clocks.pop(name, None)
-    for name, clock in event.clocks_started.items():
-        clocks[name] = utc_iso(clock["due_at"])
-    if isinstance(event, Case.DeadlineExtended):
-        clocks[event.clock] = utc_iso(event.due_at)
-    row["clocks"] = clocks
-    row["next_due"] = next_deadline(clocks)[0]
+    clocks = moved_clocks(row["clocks"], event)
+    if clocks is not None:  # else the running clocks stay as they are
+        row["clocks"] = clocks
+        row["next_due"] = next_deadline(clocks)[0]
 
 
 def _outcome(event: Case.Event) -> str:
