@@ -157,7 +157,10 @@ def test_the_parts_of_the_cases_hold_each_case_exactly_once() -> None:
         Part(2, 2)
 
 
-@given(ids=st.lists(st.uuids(), min_size=1, max_size=50), count=st.integers(1, 40))
+@given(
+    ids=st.lists(st.uuids(), min_size=1, max_size=50),
+    count=st.integers(1, 40) | st.sampled_from([64, 255, 256, 257, 4096, 4097]),
+)
 def test_sqlite_picks_the_same_cases_for_a_part_as_the_part_itself(
     ids: list[uuid.UUID], count: int
 ) -> None:
@@ -183,7 +186,7 @@ def test_postgresql_picks_the_same_cases_for_a_part_as_the_part_itself(
         conn.execute("CREATE TEMPORARY TABLE ids (id uuid, plain text)")
         with conn.cursor() as cursor:
             cursor.executemany("INSERT INTO ids VALUES (%s, %s)", [(i, i.hex) for i in ids])
-        for count in (1, 2, 3, 7, 16):
+        for count in (1, 2, 3, 7, 16, 48, 256, 4096):
             for index in range(count):
                 part = Part(index, count)
                 for column in ("id", "plain"):

@@ -47,7 +47,8 @@ class Part:
     def postgres_filter(self, column: str) -> str:
         """The same condition on PostgreSQL, for a `uuid` or text column (`mod`, not `%`,
         which psycopg would take for a placeholder)."""
-        digits = f"('x' || right({column}::text, 4))::bit(16)::int"
+        width = self._digits()
+        digits = f"('x' || right({column}::text, {width}))::bit({4 * width})::int"
         return f"mod({digits}, {self.count}) = {self.index}"
 
     def sqlite_filter(self, column: str) -> str:
@@ -55,9 +56,18 @@ class Part:
         case of this part, as the event store writes it: lower-case hex digits (with or
         without dashes), read from the end."""
         digits = " + ".join(
-            f"(instr('{_HEX}', substr({column}, {-1 - i}, 1)) - 1) * {16**i}" for i in range(4)
+            f"(instr('{_HEX}', substr({column}, {-1 - i}, 1)) - 1) * {16**i}"
+            for i in range(self._digits())
         )
         return f"({digits}) % {self.count} = {self.index}"
+
+    def _digits(self) -> int:
+        """How many of the id's last hex digits the conditions read: as few as decide the
+        part, which all four do, and fewer when the count divides what they can spell (16
+        for one digit: two parts need only the last one). Each process of a rebuild tests
+        every row of the log, so this counts: with two parts, one digit took SQLite 0.8 s
+        for 1,000,000 rows, four 1.6-2.1 s."""
+        return next((n for n in (1, 2, 3) if 16**n % self.count == 0), 4)
 
 
 @dataclass(frozen=True)
