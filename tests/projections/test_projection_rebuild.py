@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -332,6 +334,48 @@ def test_a_rebuild_interrupted_inside_a_write_still_removes_its_tables_at_once(
     assert projections.status()[1].rebuilding is None
     assert "audit_events_g2" not in table_names(services)
     assert projections.rebuild(["audit"]) == {"audit": 2}
+
+
+def test_ctrl_c_pressed_again_while_an_interrupted_rebuild_cleans_up_does_not_stop_it(
+    services: Services,
+    desk: Desk,
+    projections: Projections,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator presses Ctrl-C a second time while the rebuild removes its unfinished
+    tables: the removal goes on (else the tables stayed for ABANDONED_AFTER and refused the
+    next rebuild meanwhile), and Ctrl-C works as before once it is done."""
+    populate(desk)
+    projections.catch_up()
+    audit = projections.views["audit"]
+    drop = audit.drop
+    pressed: list[int] = []
+
+    def interrupted(*_args: Any) -> None:
+        raise KeyboardInterrupt  # the first Ctrl-C, while the rows are being loaded
+
+    def pressed_again(conn: Connection, generation: int) -> None:
+        pressed.append(generation)
+        os.kill(os.getpid(), signal.SIGINT)  # handled before the next line runs
+        drop(conn, generation)
+
+    handler = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(rebuild_module, "_finish", interrupted)
+    monkeypatch.setattr(audit, "drop", pressed_again)
+    with (
+        caplog.at_level("WARNING", logger="mediation.projections"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        projections.rebuild(["audit"])
+    monkeypatch.undo()
+
+    assert pressed == [2]
+    assert "audit_events_g2" not in table_names(services)
+    assert "SIGINT: still removing the unfinished tables of the rebuild" in caplog.text
+    assert projections.status()[1].rebuilding is None
+    assert projections.rebuild(["audit"]) == {"audit": 2}
+    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C interrupts as before
 
 
 def test_a_rebuild_that_fails_to_start_its_second_view_removes_the_first_ones_tables(

@@ -34,7 +34,7 @@ from typing import Any
 from mediation.domain.errors import MediationError
 from mediation.projections.log import Part
 from mediation.projections.processor import Progress
-from mediation.projections.rebuild import Noted
+from mediation.projections.rebuild import Noted, interrupts_held_off
 from mediation.projections.service import Projections
 
 # Builds the process's own Projections (in a worker process): a module-level function or a
@@ -303,15 +303,19 @@ def _reached(
 
 def _stop(workers: Sequence[Any]) -> None:
     """Stop the workers still running (the parent failed or was interrupted): they remove
-    their unfinished tables (SIGTERM, see `_rebuild_group`), or are killed after STOP_SECONDS."""
-    for worker in workers:
-        if worker.is_alive():
-            worker.terminate()
-    for worker in workers:
-        worker.join(STOP_SECONDS)
-        if worker.is_alive():
-            worker.kill()
-            worker.join()
+    their unfinished tables (SIGTERM, see `_rebuild_group`), or are killed after STOP_SECONDS;
+    a second Ctrl-C does not cut the wait short (see `interrupts_held_off`)."""
+    if not any(worker.is_alive() for worker in workers):
+        return
+    with interrupts_held_off("stopping the rebuild's worker processes"):
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(STOP_SECONDS)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
 
 
 def _messages(messages: Any, wait: float = 0.1) -> list[Any]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -32,6 +35,8 @@ from mediation.projections.view import View
 log = logging.getLogger("mediation.projections")
 # A building generation nobody advanced for this long was left by a rebuild that died.
 ABANDONED_AFTER = timedelta(minutes=2)
+# What `interrupts_held_off` holds off: Ctrl-C and `kill` (see `parallel.interrupted_by_sigterm`).
+HELD_OFF_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Helper threads SQLite may sort a new index's keys in (see `_sorting_in_threads`).
 SORT_THREADS = 4
 
@@ -65,9 +70,10 @@ def rebuild(
         for view in views:
             started[view.name] = _start(engine, view)
     except BaseException:  # another rebuild runs, the database failed, or Ctrl-C
-        for view in views:
-            if view.name in started:
-                _remove_unfinished(engine, view, started[view.name])
+        with interrupts_held_off("removing the tables of the rebuild"):
+            for view in views:
+                if view.name in started:
+                    _remove_unfinished(engine, view, started[view.name])
         raise
     for view in views:
         view.defer_writes(started[view.name])
@@ -96,13 +102,38 @@ def _rebuild_started(
                 _load(engine, processor, views, started, loader)
             _build(engine, processor, views, started, progress)
     except BaseException as error:  # an error, or the operator's Ctrl-C: the next may start now
-        _let_go_of_connections(error)
-        for view in views:
-            view.drop_deferred(started[view.name])
-            _remove_unfinished(engine, view, started[view.name])
+        with interrupts_held_off("removing the unfinished tables of the rebuild"):
+            _let_go_of_connections(error)
+            for view in views:
+                view.drop_deferred(started[view.name])
+                _remove_unfinished(engine, view, started[view.name])
         raise
     for view in views:
         _drop_others(engine, view, started[view.name])
+
+
+@contextmanager
+def interrupts_held_off(doing: str) -> Iterator[None]:
+    """Let neither Ctrl-C nor SIGTERM interrupt the body: the cleanup after a rebuild that
+    failed or was interrupted. An operator who presses Ctrl-C again because the first seemed
+    slow to act would otherwise stop the removal of the unfinished tables halfway, and they
+    would stay until they count as abandoned (ABANDONED_AFTER), refusing the next rebuild
+    meanwhile. Such a signal is logged (as what is being done) and dropped: the rebuild is
+    stopping anyway. Signals reach only the main thread; elsewhere this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def held_off(number: int, _frame: FrameType | None) -> None:
+        log.warning("%s: still %s, it ends shortly", signal.Signals(number).name, doing)
+
+    previous = {number: signal.signal(number, held_off) for number in HELD_OFF_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            # None: a handler not set from Python, which cannot be set back; the default then
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _let_go_of_connections(error: BaseException) -> None:
