@@ -378,6 +378,21 @@ def test_ctrl_c_pressed_again_while_an_interrupted_rebuild_cleans_up_does_not_st
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C interrupts as before
 
 
+def test_holding_off_interrupts_leaves_an_ignored_signal_ignored_and_restores_the_others() -> None:
+    """A worker ignores Ctrl-C (its parent stops it): its cleanup must not start logging the
+    terminal's Ctrl-C; the handlers are as before once the cleanup is done."""
+    ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        before = signal.getsignal(signal.SIGTERM)
+        with rebuild_module.interrupts_held_off("cleaning up"):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (before, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGINT, ctrl_c)
+
+
 def test_a_rebuild_that_fails_to_start_its_second_view_removes_the_first_ones_tables(
     services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,7 +127,11 @@ def interrupts_held_off(doing: str) -> Iterator[None]:
     def held_off(number: int, _frame: FrameType | None) -> None:
         log.warning("%s: still %s, it ends shortly", signal.Signals(number).name, doing)
 
-    previous = {number: signal.signal(number, held_off) for number in HELD_OFF_SIGNALS}
+    previous = {  # a signal ignored already (a worker's Ctrl-C, see `parallel`) stays so
+        number: signal.signal(number, held_off)
+        for number in HELD_OFF_SIGNALS
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
