@@ -34,7 +34,7 @@ from typing import Any
 from mediation.domain.errors import MediationError
 from mediation.projections.log import Part
 from mediation.projections.processor import Progress
-from mediation.projections.rebuild import Noted, interrupts_held_off
+from mediation.projections.rebuild import Noted, interrupts_held_off, signals_handled
 from mediation.projections.service import Projections
 
 # Builds the process's own Projections (in a worker process): a module-level function or a
@@ -264,11 +264,8 @@ def interrupted_by_sigterm() -> Iterator[None]:
     the process died on the spot and its workers went on loading for nobody, keeping the new
     generations alive, so that the next rebuild was refused until they were done. The
     previous handler is back afterwards."""
-    previous = signal.signal(signal.SIGTERM, _interrupted)
-    try:
+    with signals_handled({signal.SIGTERM: _interrupted}):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def stop_if_alone(rebuilding: Any) -> None:

@@ -35,6 +35,8 @@ from mediation.projections.view import View
 log = logging.getLogger("mediation.projections")
 # A building generation nobody advanced for this long was left by a rebuild that died.
 ABANDONED_AFTER = timedelta(minutes=2)
+# A signal handler as `signal.signal` takes it.
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers
 # What `interrupts_held_off` holds off: Ctrl-C and `kill` (see `parallel.interrupted_by_sigterm`).
 HELD_OFF_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Helper threads SQLite may sort a new index's keys in (see `_sorting_in_threads`).
@@ -127,11 +129,15 @@ def interrupts_held_off(doing: str) -> Iterator[None]:
     def held_off(number: int, _frame: FrameType | None) -> None:
         log.warning("%s: still %s, it ends shortly", signal.Signals(number).name, doing)
 
-    previous = {  # a signal ignored already (a worker's Ctrl-C, see `parallel`) stays so
-        number: signal.signal(number, held_off)
-        for number in HELD_OFF_SIGNALS
-        if signal.getsignal(number) is not signal.SIG_IGN
-    }
+    ignored = {n for n in HELD_OFF_SIGNALS if signal.getsignal(n) is signal.SIG_IGN}
+    with signals_handled({n: held_off for n in HELD_OFF_SIGNALS if n not in ignored}):
+        yield  # a signal ignored already (a worker's Ctrl-C, see `parallel`) stays so
+
+
+@contextmanager
+def signals_handled(handlers: dict[int, Handler]) -> Iterator[None]:
+    """These handlers for the body (signal number -> handler), then the previous ones back."""
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
         yield
     finally:
