@@ -12,9 +12,10 @@ SQLite takes the writes one at a time, but since a rebuild keeps the rows it wor
 memory (see `held`), the processes seldom wait for each other: two part loads of 1,000,000
 events took as long on one database file as on two separate ones. The loading scaled 1.9
 times over two processes on a 2-core Intel Xeon and 1.5-1.6 times on a 2-core AMD EPYC, where
-two processes each ran some 15 % slower than one alone, whatever the files. The indexes only queries need are built after, by the rebuilding
-process, one view after another (all three views at 1,000,000 events on SQLite, two
-processes: about 60 s loading, 6 s indexes). A view that cannot be split by case
+two processes each ran some 15 % slower than one alone (10 % on the Xeon), whatever the
+files. The indexes only queries need are built after, by the rebuilding process, one view
+after another (all three views at 1,000,000 events on SQLite, two processes: 49-53 s
+loading, 6 s indexes). A view that cannot be split by case
 (`View.partitionable`; none of the built-in ones) is rebuilt instead in a group of views, one
 worker per group, each reading the whole log.
 """

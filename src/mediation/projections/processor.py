@@ -175,8 +175,9 @@ class Processor:
         The targets are new generations of a rebuild, which nobody else writes, and each part
         holds other cases than the others: so no claim guards the batches, and the rebuild
         moves the positions to `end` once every part is in. A batch reads the part's events
-        among the next `batch_size * part.count` positions (see `EventLog.read_part`). The generations' heartbeat is
-        bumped every HEARTBEAT_SECONDS, so that no other rebuild takes them for abandoned.
+        among the next `batch_size * part.count` positions (see `EventLog.read_part`). The
+        generations' heartbeat is bumped every HEARTBEAT_SECONDS, so that no other rebuild
+        takes them for abandoned.
         """
         position, beat = 0, time.monotonic()
         while position < end:

@@ -129,9 +129,10 @@ def interrupts_held_off(doing: str) -> Iterator[None]:
     def held_off(number: int, _frame: FrameType | None) -> None:
         log.warning("%s: still %s, it ends shortly", signal.Signals(number).name, doing)
 
-    ignored = {n for n in HELD_OFF_SIGNALS if signal.getsignal(n) is signal.SIG_IGN}
-    with signals_handled({n: held_off for n in HELD_OFF_SIGNALS if n not in ignored}):
-        yield  # a signal ignored already (a worker's Ctrl-C, see `parallel`) stays so
+    # a signal ignored already (a worker's Ctrl-C, see `parallel`) stays so
+    held = [n for n in HELD_OFF_SIGNALS if signal.getsignal(n) is not signal.SIG_IGN]
+    with signals_handled(dict.fromkeys(held, held_off)):
+        yield
 
 
 @contextmanager
