@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -175,7 +176,14 @@ def moved_clocks(clocks: dict[str, str], event: Case.Event) -> dict[str, str] | 
     return moved
 
 
+# Due moments converted lately, both ways: the queue and the statistics each convert every
+# clock an event starts or extends, and the earliest one back (see `bulk.MOMENT_TEXTS_KEPT`).
+CONVERSIONS_KEPT = 65_536
+
+
+@lru_cache(maxsize=CONVERSIONS_KEPT)
 def utc_iso(moment: datetime) -> str:
+    """A moment's UTC ISO text (equal moments, whatever their zones, give the same text)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -184,4 +192,9 @@ def next_deadline(clocks: dict[str, str]) -> tuple[datetime | None, str | None]:
     if not clocks:
         return None, None
     name = min(clocks, key=lambda n: (clocks[n], n))
-    return datetime.fromisoformat(clocks[name]), name
+    return _moment(clocks[name]), name
+
+
+@lru_cache(maxsize=CONVERSIONS_KEPT)
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
