@@ -12,7 +12,7 @@ does.
 Each count runs the interpreter twice under callgrind (about 50 times slower than without),
 once to start and open the store and once to start, open the store and rebuild, and takes
 the difference: one process, one pass over the log (the work per event, not how two
-processes share the machine). About 3 minutes at 20,000 events. Needs valgrind (Debian:
+processes share the machine). About 4 minutes at 20,000 events. Needs valgrind (Debian:
 `apt-get install valgrind`).
 """
 
