@@ -25,6 +25,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from mediation.bootstrap import Services, configured_projections
+from mediation.domain.case import Case
 from mediation.projections import Projections, parallel, processor, tracking
 from mediation.projections.cli import projections_app
 from mediation.projections.log import Part
@@ -220,6 +221,39 @@ def test_a_part_of_the_log_is_read_in_batches_of_its_own_events_up_to_the_stop(
             position = batch.last
         assert position == stop
         assert read == [p for p in mine if p <= stop]
+
+
+def test_the_whole_log_is_read_in_batches_as_the_library_reads_its_notifications(
+    services: Services, desk: Desk
+) -> None:
+    """`EventLog.read` takes plain rows from SQLite and PostgreSQL, not the library's
+    notifications: the same events at the same positions, batch by batch, with or without a
+    stop, and the same last position read as the library's notifications decoded by its
+    mapper."""
+    populate_both_parts(desk, parts=2)
+    app, log = services.cases, services.projections.log
+    head = log.head()
+
+    def library(after: int, limit: int, stop: int | None) -> tuple[list[Any], int]:
+        found = app.recorder.select_notifications(after, limit, stop, inclusive_of_start=False)
+        decoded = [(n.id, app.mapper.to_domain_event(n)) for n in found]
+        return [(p, e) for p, e in decoded if isinstance(e, Case.Event)], (
+            found[-1].id if found else after
+        )
+
+    for limit, stop in ((3, None), (5, head - 2), (10_000, None)):
+        position, read = 0, []
+        while True:
+            batch = log.read(position, limit, stop)
+            events, last = library(position, limit, stop)
+            assert [(r.position, r.event) for r in batch.events] == events
+            assert batch.last == last
+            if last == position:
+                break
+            read += events
+            position = last
+        assert read == library(0, 10_000, stop)[0]
+        assert len(read) == (head if stop is None else stop)
 
 
 def test_a_worker_stops_once_the_rebuilding_process_is_gone(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from mediation.domain.case import Case
+from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.view import Recorded
 
 # A case's part is decided by the last four hex digits of its id (see `Part`).
@@ -104,10 +105,20 @@ class EventLog:
         self, after: int, limit: int, stop: int | None = None, part: Part | None = None
     ) -> Slice:
         """The case events of up to `limit` notifications after `after` (up to `stop`, when
-        given); of `part`'s cases only, when given: the others are not even decoded."""
-        notifications = self._application.recorder.select_notifications(
-            after, limit, stop, inclusive_of_start=False
-        )
+        given); of `part`'s cases only, when given: the others are not even decoded.
+
+        On SQLite and PostgreSQL the whole log's rows are read as plain rows, as `read_part`
+        reads a part's: the library's notifications are frozen dataclasses, made and dropped
+        again for every event (a rebuild of all three views in one pass executed 2.2 % fewer
+        instructions without them, see `bench.instructions`)."""
+        recorder = self._application.recorder
+        if part is None and isinstance(
+            recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder
+        ):
+            rows = _plain_rows(recorder, after, limit, LARGEST_POSITION if stop is None else stop)
+            events = self._decoded((row[0], _Stored(*row[1:])) for row in rows)
+            return Slice(events, rows[-1][0] if rows else after)
+        notifications = recorder.select_notifications(after, limit, stop, inclusive_of_start=False)
         held = (n for n in notifications if part is None or part.holds(n.originator_id))
         events = self._decoded((n.id, n) for n in held)
         last = notifications[-1].id if notifications else after
@@ -128,10 +139,8 @@ class EventLog:
         range's notifications and keeps the part's."""
         recorder = self._application.recorder
         window = min(stop, after + limit * part.count)
-        if isinstance(recorder, SQLiteApplicationRecorder):
-            rows = _sqlite_part(recorder, after, limit, window, part)
-        elif isinstance(recorder, PostgresApplicationRecorder):
-            rows = _postgres_part(recorder, after, limit, window, part)
+        if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+            rows = _plain_rows(recorder, after, limit, window, part)
         else:
             found = self.read(after, window - after, window, part)
             if len(found.events) <= limit:
@@ -150,17 +159,32 @@ class EventLog:
         return events
 
 
-# A notification as the part readers give it: position, then what `_Stored` takes.
+# A notification as the plain readers give it: position, then what `_Stored` takes.
 PartRow = tuple[int, Any, int, str, bytes]
 
 
-def _sqlite_part(
-    recorder: SQLiteApplicationRecorder, after: int, limit: int, stop: int, part: Part
+def _plain_rows(
+    recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder,
+    after: int,
+    limit: int,
+    stop: int,
+    part: Part | None = None,
 ) -> list[PartRow]:
+    """Up to `limit` rows of the log after `after` up to `stop`, in order; of `part`'s
+    cases only, when given."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return _sqlite_rows(recorder, after, limit, stop, part)
+    return _postgres_rows(recorder, after, limit, stop, part)
+
+
+def _sqlite_rows(
+    recorder: SQLiteApplicationRecorder, after: int, limit: int, stop: int, part: Part | None
+) -> list[PartRow]:
+    condition = "" if part is None else f"AND {part.sqlite_filter('originator_id')} "
     statement = (
         f"SELECT rowid, originator_id, originator_version, topic, state "
         f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
-        f"AND {part.sqlite_filter('originator_id')} ORDER BY rowid LIMIT ?"
+        f"{condition}ORDER BY rowid LIMIT ?"
     )
     with recorder.datastore.transaction(commit=False) as cursor:
         plain = cursor.sqlite_cursor
@@ -169,17 +193,22 @@ def _sqlite_part(
     return rows
 
 
-def _postgres_part(
-    recorder: PostgresApplicationRecorder, after: int, limit: int, stop: int, part: Part
+def _postgres_rows(
+    recorder: PostgresApplicationRecorder, after: int, limit: int, stop: int, part: Part | None
 ) -> list[PartRow]:
+    condition = (
+        SQL("")
+        if part is None
+        else SQL("AND {} ").format(SQL(part.postgres_filter("originator_id")))
+    )
     statement = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state "
         "FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s "
-        "AND {part} ORDER BY notification_id LIMIT %s"
+        "{condition}ORDER BY notification_id LIMIT %s"
     ).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
-        part=SQL(part.postgres_filter("originator_id")),
+        condition=condition,
     )
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
         cursor.execute(statement, (after, stop, limit), prepare=True)
