@@ -28,8 +28,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.views import GROW_STEP, VIEW_NAMES, _world
+
 ROOT = Path(__file__).resolve().parent.parent  # the checkout whose code is counted
-VIEW_NAMES = ("queue", "audit", "stats")
 COUNTER = ("valgrind", "--tool=callgrind")
 _TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
 
@@ -60,8 +61,6 @@ def totals_in(text: str) -> int:
 
 def generate(path: Path, events: int) -> None:
     """A log of about `events` events, as the bench makes them, in a new SQLite file."""
-    from bench.views import GROW_STEP, _world
-
     world = _world(f"sqlite:///{path}")
     try:
         while (head := world.head()) < events:
@@ -113,8 +112,6 @@ def _counted(
 
 def _child(mode: str, log: Path, views: list[str]) -> None:
     """What runs under the counter: open the store (and rebuild); print the log's head."""
-    from bench.views import _world
-
     world = _world(f"sqlite:///{log}")
     try:
         head = world.head()

@@ -160,7 +160,7 @@ class EventLog:
 
 
 # A notification as the plain readers give it: position, then what `_Stored` takes.
-PartRow = tuple[int, Any, int, str, bytes]
+PlainRow = tuple[int, Any, int, str, bytes]
 
 
 def _plain_rows(
@@ -169,7 +169,7 @@ def _plain_rows(
     limit: int,
     stop: int,
     part: Part | None = None,
-) -> list[PartRow]:
+) -> list[PlainRow]:
     """Up to `limit` rows of the log after `after` up to `stop`, in order; of `part`'s
     cases only, when given."""
     if isinstance(recorder, SQLiteApplicationRecorder):
@@ -179,7 +179,7 @@ def _plain_rows(
 
 def _sqlite_rows(
     recorder: SQLiteApplicationRecorder, after: int, limit: int, stop: int, part: Part | None
-) -> list[PartRow]:
+) -> list[PlainRow]:
     condition = "" if part is None else f"AND {part.sqlite_filter('originator_id')} "
     statement = (
         f"SELECT rowid, originator_id, originator_version, topic, state "
@@ -189,13 +189,13 @@ def _sqlite_rows(
     with recorder.datastore.transaction(commit=False) as cursor:
         plain = cursor.sqlite_cursor
         plain.row_factory = None  # tuples, not the connection's sqlite3.Row
-        rows: list[PartRow] = plain.execute(statement, (after, stop, limit)).fetchall()
+        rows: list[PlainRow] = plain.execute(statement, (after, stop, limit)).fetchall()
     return rows
 
 
 def _postgres_rows(
     recorder: PostgresApplicationRecorder, after: int, limit: int, stop: int, part: Part | None
-) -> list[PartRow]:
+) -> list[PlainRow]:
     condition = (
         SQL("")
         if part is None
