@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mediation.bootstrap import Services
 from mediation.store import Database
@@ -19,6 +20,11 @@ from tests.support import (
     make_org,
     postgres_admin_url,
 )
+
+# No time limit per generated example: the tests run real databases on a shared machine, and
+# speed is measured in bench/, not by a deadline that fails a correct test on a busy runner.
+settings.register_profile("mediation", deadline=None)
+settings.load_profile("mediation")
 
 
 @pytest.fixture(scope="session")
