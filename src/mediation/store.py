@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class Database:
     def create_engine(self) -> Engine:
         """An engine for the SQLAlchemy tables, tuned for this backend."""
         if self.is_sqlite:
+            bind_plainly()
             engine = create_engine(
                 self.sqlalchemy_url(),
                 connect_args={"timeout": 10, "check_same_thread": False},
@@ -115,6 +117,24 @@ def json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
         return json.dumps(value, ensure_ascii=False, default=json_default)
+
+
+def bind_plainly() -> None:
+    """Let Python's sqlite3 bind None and booleans without looking for an adapter each time.
+
+    sqlite3 binds a value that is not exactly an int, float, str or bytes by first asking its
+    registry of adapters, then the value and the protocol for `__adapt__` and `__conform__`;
+    the failed lookups raise and drop an AttributeError each, with its message formatted. So
+    every NULL and every boolean a view writes cost that: some six values an event in a rebuild
+    (0.18 us each: 300,000 rows of three such values were written in 0.43 s, 0.27 s with these
+    adapters). Registered adapters are found first: None stays None, and True and False become
+    1 and 0, the values sqlite3 binds for them anyway. They hold for every sqlite3 connection
+    of the process, the event store's too, which they leave binding the same values."""
+    sqlite3.register_adapter(type(None), _NOTHING.get)  # a C call: (anything) -> None
+    sqlite3.register_adapter(bool, int)
+
+
+_NOTHING: dict[object, None] = {}
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
