@@ -183,9 +183,9 @@ class EventLog:
                 continue
             try:
                 event_state = decode(state)
-            except Exception:  # the mapper raises it, saying which event it is
-                event_state = {"class_version": None}
-            if "class_version" in event_state or cls in self._upcasting:
+            except Exception:  # the mapper fails on it too, saying which event it is
+                event_state = None
+            if event_state is None or "class_version" in event_state or cls in self._upcasting:
                 stored = cast(StoredEvent, _Stored(originator_id, version, topic, state))
                 event = cast(Case.Event, mapper.to_domain_event(stored))
             else:
