@@ -26,6 +26,7 @@ from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.rules.notifications import NotificationsView, create_reads_table
 from mediation.rules.webhooks import DEADLINE, HttpPoster, Webhooks, create_webhook_tables
+from mediation.sealing import SealedSecretError, Sealer
 from mediation.settings import Settings
 from mediation.store import Database
 from mediation.store_lock import StoreHold, hold_store
@@ -82,7 +83,8 @@ def _open_services(
     workflows = WorkflowRegistry.load(VOCABULARY, settings.workflows_dir)
     calendar = load_calendar(settings.holidays_file or CALENDAR)
     engine = database.create_engine()
-    directory = Directory(engine)
+    sealer = Sealer(None if settings.cipher_key is None else settings.cipher_key.get_secret_value())
+    directory = Directory(engine, sealer=sealer)
     with setup_lock(engine):  # processes starting together create the tables one at a time
         create_accounts(database, directory)
         cases = CaseApplication(
@@ -94,20 +96,30 @@ def _open_services(
             calendar=calendar,
         )
         check_store_readable(cases)
+        party_salt = _sealed_secrets(settings, directory)
         projections = build_projections(
             engine,
             cases,
             workflows,
-            party_salt=_party_salt(settings, directory).encode(),
+            party_salt=party_salt.encode(),
             zone=calendar.zone,
             extra_views=[DeadlineIndexView(workflows, calendar), NotificationsView()],
         )
         tolerate_concurrent_setup(projections.create_schema)
         tolerate_concurrent_setup(lambda: _create_tables(engine))
+        allow_private = settings.webhooks_allow_private
+        poster = HttpPoster(allow_private=allow_private)
+        webhooks = Webhooks(
+            engine,
+            projections,
+            directory,
+            clock,
+            poster,
+            allow_private=allow_private,
+            sealer=sealer,
+        )
+        webhooks.seal_stored_secrets()
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
-    allow_private = settings.webhooks_allow_private
-    poster = HttpPoster(allow_private=allow_private)
-    webhooks = Webhooks(engine, projections, directory, clock, poster, allow_private=allow_private)
     return Services(
         settings,
         database,
@@ -121,6 +133,16 @@ def _open_services(
         webhooks,
         held,
     )
+
+
+def _sealed_secrets(settings: Settings, directory: Directory) -> str:
+    """Seal the instance secrets kept plainly, when the store has a key; the parties' salt. A
+    sealed one the key cannot open stops the start as a store the key cannot read does."""
+    try:
+        directory.seal_instance_secrets()
+        return _party_salt(settings, directory)
+    except SealedSecretError as error:
+        raise StoreKeyError(str(error)) from None
 
 
 def _party_salt(settings: Settings, directory: Directory) -> str:

@@ -6,17 +6,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
-from mediation.domain.values import Channel, Complexity, PartyRole, Risk
+from mediation.domain.values import Actor, Channel, Complexity, PartyRole, Risk
 from mediation.projections.service import Projections
 from mediation.rules import Escalation, RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.store import Database
+from tests.rules.receivers import Receiver, receiving
 from tests.support import FakeClock, Org, build_test_services
 
 
@@ -50,7 +52,20 @@ Register = Callable[..., UUID]
 
 
 @pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback, recording what it is sent."""
+    with receiving() as state:
+        yield state
+
+
+@pytest.fixture
 def register(services: Services, org: Org) -> Register:
+    return registering(services, org.actors["clerk"])
+
+
+def registering(services: Services, clerk: Actor) -> Register:
+    """Registers a case at the clerk's center, of the given risk and complexity."""
+
     def register(
         risk: Risk = Risk.LOW, complexity: Complexity = Complexity.GENERAL, **_: object
     ) -> UUID:
@@ -65,7 +80,7 @@ def register(services: Services, org: Org) -> Register:
             risk=risk,
             complexity=complexity,
         )
-        return services.cases.register(command, org.actors["clerk"]).view.id
+        return services.cases.register(command, clerk).view.id
 
     return register
 
@@ -79,11 +94,14 @@ def escalate_red_case(services: Services, register: Register, clock: FakeClock) 
 
 
 @contextmanager
-def services_allowing_private(database: Database, clock: FakeClock) -> Iterator[Services]:
-    """The services as started with MEDIATION_WEBHOOKS_ALLOW_PRIVATE=true in the environment."""
+def services_allowing_private(
+    database: Database, clock: FakeClock, **settings: Any
+) -> Iterator[Services]:
+    """The services as started with MEDIATION_WEBHOOKS_ALLOW_PRIVATE=true in the environment
+    (and these settings)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MEDIATION_WEBHOOKS_ALLOW_PRIVATE", "true")
-        built = build_test_services(database, clock)
+        built = build_test_services(database, clock, **settings)
     try:
         yield built
     finally:

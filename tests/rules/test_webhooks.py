@@ -28,7 +28,7 @@ from mediation.rules.webhooks import (
 )
 from mediation.store import Database
 from tests.rules.conftest import Register, escalate_red_case, services_allowing_private
-from tests.rules.receivers import Receiver, receiving
+from tests.rules.receivers import Receiver
 from tests.support import FakeClock, Org
 
 
@@ -38,12 +38,6 @@ def services(database: Database, clock: FakeClock) -> Iterator[Services]:
     receivers here listen on loopback, which webhooks are refused by default."""
     with services_allowing_private(database, clock) as built:
         yield built
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as state:
-        yield state
 
 
 def signed(secret: str, body: bytes) -> str:

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, inspect, select, text
+from sqlalchemy import Engine, bindparam, delete, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ from mediation.accounts.tables import (
 from mediation.accounts.throttle import Throttle, Unlocked, names_waiting, sign_in_keys, unlock_name
 from mediation.domain.errors import DuplicateError, NotFoundError
 from mediation.domain.values import Role
+from mediation.sealing import Sealer, is_sealed, widen_for_sealing
 
 TOKEN_PREFIX = "med_"
 # A web session ends this long after signing in, however busy: a working day and some.
@@ -64,21 +65,28 @@ class Directory:
     """Centers, users and tokens, kept in SQLAlchemy tables beside the event store."""
 
     def __init__(
-        self, engine: Engine, passwords: Passwords | None = None, throttle: Throttle | None = None
+        self,
+        engine: Engine,
+        passwords: Passwords | None = None,
+        throttle: Throttle | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.passwords = passwords or Passwords()
         self.throttle = throttle or Throttle(engine)
+        self.sealer = sealer or Sealer()  # the instance secrets as stored
 
     def instance_secret(self, name: str) -> str:
-        """A random secret made once per installation and kept in its database (first one wins)."""
+        """A random secret made once per installation and kept in its database (first one
+        wins), sealed there when the store has a key (see `mediation.sealing`)."""
         with Session(self._engine) as session:
             found = session.get(InstanceSecretRow, name)
             if found is not None:
-                return found.value
+                return self.sealer.open(found.value)
+            secret = secrets.token_urlsafe(48)
             made = InstanceSecretRow(
-                name=name, value=secrets.token_urlsafe(48), created_at=datetime.now(UTC)
+                name=name, value=self.sealer.seal(secret), created_at=datetime.now(UTC)
             )
             session.add(made)
             try:
@@ -87,12 +95,31 @@ class Directory:
                 session.rollback()
                 theirs = session.get(InstanceSecretRow, name, populate_existing=True)
                 assert theirs is not None
-                return theirs.value
-            return made.value
+                return self.sealer.open(theirs.value)
+            return secret
+
+    def seal_instance_secrets(self) -> int:
+        """Seal the instance secrets stored plainly (made before a key was configured), when
+        there is a key; how many. Each is replaced only if it is still the one read. Raises
+        `SealedSecretError` if a sealed one cannot be opened (a wrong key, or none)."""
+        row = InstanceSecretRow
+        sealed = 0
+        with self._engine.begin() as conn:
+            for name, stored in conn.execute(select(row.name, row.value)).all():
+                self.sealer.open(stored)
+                if self.sealer.sealing and not is_sealed(stored):
+                    sealed += conn.execute(
+                        update(row)
+                        .where(row.name == name, row.value == stored)
+                        .values(value=self.sealer.seal(stored))
+                    ).rowcount
+        return sealed
 
     def create_schema(self) -> None:
         """Create the accounts tables that do not exist yet, and columns added since."""
         AccountsBase.metadata.create_all(self._engine)
+        with self._engine.begin() as conn:  # made when the secrets were plain
+            widen_for_sealing(conn, InstanceSecretRow.__tablename__, "value")
         columns = {column["name"] for column in inspect(self._engine).get_columns("users")}
         if "password_hash" not in columns:
             # Databases made before passwords existed: the one column added since.

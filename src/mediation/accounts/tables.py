@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from mediation.domain.commands import CONTROL_CHARACTERS
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Role
+from mediation.sealing import SEALED_LENGTH
 
 CODE_LENGTH = 32
 NAME_LENGTH = 200
@@ -138,5 +139,5 @@ class InstanceSecretRow(AccountsBase):
     __tablename__ = "instance_secrets"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(SEALED_LENGTH))  # sealed when there is a key
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

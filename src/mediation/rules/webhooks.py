@@ -12,7 +12,8 @@ webhook_addresses), is recorded on that delivery alone and retried later and lat
 
 A receiver tells repeats apart by the `X-Mediation-Delivery` header, and checks that the body
 came from this service with the HMAC-SHA256 in `X-Mediation-Signature`, under the secret it
-was given when the webhook was set. Bodies carry no personal data of the parties.
+was given when the webhook was set. Bodies carry no personal data of the parties. The secrets
+are stored sealed with the store's key when one is configured (see `mediation.sealing`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from mediation.projections.columns import UTCDateTime
 from mediation.projections.service import Projections
 from mediation.rules.notifications import NotificationsView, NotificationTables
 from mediation.rules.webhook_addresses import ALLOW_HINT, host_refusal, resolve
+from mediation.sealing import SEALED_LENGTH, Sealer, is_sealed, widen_for_sealing
 
 log = logging.getLogger("mediation.webhooks")
 
@@ -81,7 +83,7 @@ hooks = Table(
     webhooks_metadata,
     Column("center", String(32), primary_key=True),
     Column("url", String(URL_LENGTH), nullable=False),
-    Column("secret", String(64), nullable=False),
+    Column("secret", String(SEALED_LENGTH), nullable=False),  # sealed when there is a key
     # The last notification (its log position) queued for this center: newer ones are next.
     Column("queued_up_to", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -199,6 +201,7 @@ class Attempt:
 
 def create_webhook_tables(conn: Connection) -> None:
     webhooks_metadata.create_all(conn)
+    widen_for_sealing(conn, hooks.name, hooks.c.secret.name)  # made when secrets were plain
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -243,8 +246,10 @@ class Webhooks:
         poster: Poster,
         *,
         allow_private: bool = False,
+        sealer: Sealer | None = None,
     ) -> None:
         self.engine = engine
+        self.sealer = sealer or Sealer()  # the signing secrets as stored
         self.projections = projections
         self.centers = centers
         self.clock = clock
@@ -270,7 +275,7 @@ class Webhooks:
         row = {
             "center": center,
             "url": url,
-            "secret": secret,
+            "secret": self.sealer.seal(secret),
             "queued_up_to": self.projections.log.head(),
             "created_at": self.clock.now(),
         }
@@ -280,9 +285,27 @@ class Webhooks:
             if queued is None:
                 conn.execute(insert(hooks).values(row))
             else:  # keep the queue's place: what is due still goes, to the new URL
-                changed = {"url": url, "secret": secret}
+                changed = {"url": url, "secret": row["secret"]}
                 conn.execute(update(hooks).where(hooks.c.center == center).values(changed))
         return secret
+
+    def seal_stored_secrets(self) -> int:
+        """Seal the signing secrets stored plainly (set before a key was configured), when
+        there is a key; how many. Each is replaced only if it is still the one read, so that
+        processes starting together, or a secret changed meanwhile, do no harm."""
+        if not self.sealer.sealing:
+            return 0
+        sealed = 0
+        with self.engine.begin() as conn:
+            for center, stored in conn.execute(select(hooks.c.center, hooks.c.secret)).all():
+                if is_sealed(stored):
+                    continue
+                sealed += conn.execute(
+                    update(hooks)
+                    .where(hooks.c.center == center, hooks.c.secret == stored)
+                    .values(secret=self.sealer.seal(stored))
+                ).rowcount
+        return sealed
 
     def remove(self, center: str) -> None:
         """Remove the center's webhook; what was still to be sent to it is given up."""
@@ -438,14 +461,14 @@ class Webhooks:
 
     def _send(self, row: Row[Any], now: datetime) -> Attempt:
         body = row.body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "mediation-webhook/1",
-            "X-Mediation-Delivery": f"{row.center}:{row.notification}",
-            "X-Mediation-Signature": signature(row.secret, body),
-        }
         error: str | None = None
-        try:
+        try:  # a secret this key cannot open fails the attempt like any other error
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "mediation-webhook/1",
+                "X-Mediation-Delivery": f"{row.center}:{row.notification}",
+                "X-Mediation-Signature": signature(self.sealer.open(row.secret), body),
+            }
             status = self.poster.post(row.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
