@@ -169,6 +169,9 @@ def test_a_database_url_of_an_unknown_kind_is_named_in_a_clear_error(
         ("MEDIATION_WORKFLOWS_DIR", "/no/such/folder"),
         ("MEDIATION_LOG_LEVEL", "verbose"),
         ("MEDIATION_PARTY_HASH_SALT", "short"),
+        ("MEDIATION_TRUSTED_PROXIES", "proxy.example.org"),  # an address, not a name
+        ("MEDIATION_TRUSTED_PROXIES", "*,10.0.0.1"),
+        ("MEDIATION_TRUSTED_PROXIES", " , "),
         # Options the event store would not see: a half-encrypted deployment, say.
         ("MEDIATION_DATABASE_URL", "postgresql://u@127.0.0.1/db?sslmode=require"),
     ],
@@ -191,6 +194,14 @@ def test_an_empty_workflows_folder_setting_is_taken_for_unset(
     monkeypatch.setenv("MEDIATION_WORKFLOWS_DIR", "")
 
     assert Settings().workflows_dir is None  # not the current folder, with pyproject.toml in it
+
+
+def test_trusted_proxies_are_read_as_uvicorn_reads_them() -> None:
+    assert Settings().trusted_proxies == "127.0.0.1,::1"  # a proxy on this machine
+    assert Settings(trusted_proxies=" 10.0.0.5 , 10.1.2.3/16,fd00::/8").trusted_proxies == (
+        "10.0.0.5,10.1.0.0/16,fd00::/8"  # a network by its first address
+    )
+    assert Settings(trusted_proxies="*").trusted_proxies == "*"
 
 
 def test_request_threads_default_by_database_and_a_bad_value_is_named(

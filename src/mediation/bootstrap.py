@@ -327,7 +327,12 @@ def serve(settings: Settings, host: str, port: int) -> None:
         with workers:
             settle_heap()
             uvicorn.run(
-                create_app(services), host=host, port=port, log_level=settings.log_level.lower()
+                create_app(services),
+                host=host,
+                port=port,
+                log_level=settings.log_level.lower(),
+                proxy_headers=True,
+                forwarded_allow_ips=settings.trusted_proxies,
             )
     finally:
         services.close()

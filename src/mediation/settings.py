@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from ipaddress import ip_network
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
             "receiver on this network; refused by default: a webhook could reach internal services"
         ),
     )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description=(
+            "Reverse proxies (addresses or networks, comma-separated; * for any) whose "
+            "X-Forwarded-For and X-Forwarded-Proto `serve` believes: the client's address for "
+            "the sign-in throttle, https for the pages' links"
+        ),
+    )
     cipher_key: SecretStr | None = Field(
         default=None,
         description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",
@@ -94,6 +103,29 @@ class Settings(BaseSettings):
             msg = "must be at least 32 random characters (make one with `mediation keygen`)"
             raise ValueError(msg)
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items:
+            msg = "must name at least one address or network (127.0.0.1 for a local proxy)"
+            raise ValueError(msg)
+        if "*" in items:
+            if len(items) > 1:
+                msg = "* (any address) stands alone"
+                raise ValueError(msg)
+            return "*"
+        trusted = []
+        for item in items:
+            try:
+                network = ip_network(item, strict=False)
+            except ValueError:
+                msg = f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                raise ValueError(msg) from None
+            # as uvicorn reads them: an address alone, a network by its first address
+            trusted.append(item if "/" not in item else str(network))
+        return ",".join(trusted)
 
     @field_validator("cipher_key")
     @classmethod
