@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import TypeVar
 
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Engine, create_engine, text
@@ -96,7 +97,7 @@ def _open_services(
             calendar=calendar,
         )
         check_store_readable(cases)
-        party_salt = _sealed_secrets(settings, directory)
+        party_salt = _opened(lambda: _sealed_secrets(settings, directory))
         projections = build_projections(
             engine,
             cases,
@@ -118,7 +119,7 @@ def _open_services(
             allow_private=allow_private,
             sealer=sealer,
         )
-        webhooks.seal_stored_secrets()
+        _opened(webhooks.seal_stored_secrets)
     rules = RulesEngine(cases, DeadlineIndex(projections), clock)
     return Services(
         settings,
@@ -136,11 +137,19 @@ def _open_services(
 
 
 def _sealed_secrets(settings: Settings, directory: Directory) -> str:
-    """Seal the instance secrets kept plainly, when the store has a key; the parties' salt. A
-    sealed one the key cannot open stops the start as a store the key cannot read does."""
+    """Seal the instance secrets kept plainly, when the store has a key; the parties' salt."""
+    directory.seal_instance_secrets()
+    return _party_salt(settings, directory)
+
+
+T = TypeVar("T")
+
+
+def _opened(step: Callable[[], T]) -> T:
+    """A start-up step with stored secrets: one sealed that the key cannot open stops the
+    start as a store the key cannot read does."""
     try:
-        directory.seal_instance_secrets()
-        return _party_salt(settings, directory)
+        return step()
     except SealedSecretError as error:
         raise StoreKeyError(str(error)) from None
 

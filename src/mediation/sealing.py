@@ -17,7 +17,7 @@ from binascii import Error as Base64Error
 
 from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
-from sqlalchemy import Connection, text
+from sqlalchemy import Column, Connection, select, text, update
 
 from mediation.domain.errors import MediationError
 
@@ -65,6 +65,23 @@ class Sealer:
 
 def is_sealed(stored: str) -> bool:
     return stored.startswith(SEALED)
+
+
+def seal_stored(conn: Connection, sealer: Sealer, key: Column[str], value: Column[str]) -> int:
+    """Seal the secrets of column `value` stored plainly (made before a key was configured),
+    when `sealer` has a key; how many. Each is replaced only if it is still the one read, so
+    that processes starting together, or a secret changed meanwhile, do no harm. Raises
+    `SealedSecretError` if a sealed one cannot be opened (a wrong key, or none)."""
+    sealed = 0
+    for found, stored in conn.execute(select(key, value)).all():
+        sealer.open(stored)
+        if sealer.sealing and not is_sealed(stored):
+            sealed += conn.execute(
+                update(value.table)
+                .where(key == found, value == stored)
+                .values({value.name: sealer.seal(stored)})
+            ).rowcount
+    return sealed
 
 
 def widen_for_sealing(conn: Connection, table: str, column: str) -> None:

@@ -7,8 +7,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine, bindparam, delete, inspect, select, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,7 @@ from mediation.accounts.tables import (
 from mediation.accounts.throttle import Throttle, Unlocked, names_waiting, sign_in_keys, unlock_name
 from mediation.domain.errors import DuplicateError, NotFoundError
 from mediation.domain.values import Role
-from mediation.sealing import Sealer, is_sealed, widen_for_sealing
+from mediation.sealing import Sealer, seal_stored, widen_for_sealing
 
 TOKEN_PREFIX = "med_"
 # A web session ends this long after signing in, however busy: a working day and some.
@@ -99,21 +100,11 @@ class Directory:
             return secret
 
     def seal_instance_secrets(self) -> int:
-        """Seal the instance secrets stored plainly (made before a key was configured), when
-        there is a key; how many. Each is replaced only if it is still the one read. Raises
-        `SealedSecretError` if a sealed one cannot be opened (a wrong key, or none)."""
-        row = InstanceSecretRow
-        sealed = 0
+        """Seal the instance secrets stored plainly, when there is a key (see
+        `sealing.seal_stored`); how many."""
+        table = cast(Table, InstanceSecretRow.__table__)
         with self._engine.begin() as conn:
-            for name, stored in conn.execute(select(row.name, row.value)).all():
-                self.sealer.open(stored)
-                if self.sealer.sealing and not is_sealed(stored):
-                    sealed += conn.execute(
-                        update(row)
-                        .where(row.name == name, row.value == stored)
-                        .values(value=self.sealer.seal(stored))
-                    ).rowcount
-        return sealed
+            return seal_stored(conn, self.sealer, table.c.name, table.c.value)
 
     def create_schema(self) -> None:
         """Create the accounts tables that do not exist yet, and columns added since."""

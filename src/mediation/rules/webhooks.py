@@ -62,7 +62,7 @@ from mediation.projections.columns import UTCDateTime
 from mediation.projections.service import Projections
 from mediation.rules.notifications import NotificationsView, NotificationTables
 from mediation.rules.webhook_addresses import ALLOW_HINT, host_refusal, resolve
-from mediation.sealing import SEALED_LENGTH, Sealer, is_sealed, widen_for_sealing
+from mediation.sealing import SEALED_LENGTH, Sealer, seal_stored, widen_for_sealing
 
 log = logging.getLogger("mediation.webhooks")
 
@@ -291,21 +291,9 @@ class Webhooks:
 
     def seal_stored_secrets(self) -> int:
         """Seal the signing secrets stored plainly (set before a key was configured), when
-        there is a key; how many. Each is replaced only if it is still the one read, so that
-        processes starting together, or a secret changed meanwhile, do no harm."""
-        if not self.sealer.sealing:
-            return 0
-        sealed = 0
+        there is a key (see `sealing.seal_stored`); how many."""
         with self.engine.begin() as conn:
-            for center, stored in conn.execute(select(hooks.c.center, hooks.c.secret)).all():
-                if is_sealed(stored):
-                    continue
-                sealed += conn.execute(
-                    update(hooks)
-                    .where(hooks.c.center == center, hooks.c.secret == stored)
-                    .values(secret=self.sealer.seal(stored))
-                ).rowcount
-        return sealed
+            return seal_stored(conn, self.sealer, hooks.c.center, hooks.c.secret)
 
     def remove(self, center: str) -> None:
         """Remove the center's webhook; what was still to be sent to it is given up."""
