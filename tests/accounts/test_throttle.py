@@ -113,6 +113,8 @@ def test_unlock_with_an_address_also_forgets_the_failures_of_that_address_for_an
     [
         ("::ffff:10.6.6.6", "10.6.6.6"),  # an IPv4 client, as a dual-stack socket sees it
         ("2001:db8::6", "2001:DB8:0:0::6"),
+        ("2001:db8:0:7:a::1", "2001:db8:0:7::/64"),  # an IPv6 client's failures: its network's
+        ("2001:db8:0:7:a::1", "2001:db8:0:7:b::2"),
     ],
 )
 def test_unlock_with_an_address_finds_its_failures_however_the_address_is_written(
@@ -125,6 +127,22 @@ def test_unlock_with_an_address_finds_its_failures_however_the_address_is_writte
 
     assert [(f.name, f.count) for f in unlocked.cleared] == [(None, 3)]
     assert directory.verify_password("mia", PASSWORD, source=seen) is not None
+
+
+def test_an_ipv6_client_counts_by_its_64_network_not_by_each_address_it_picks(
+    directory: Directory,
+) -> None:
+    """Hosts choose their IPv6 addresses within their /64 at will: a guesser taking a new one
+    for each try is slowed after three, as one IPv4 address would be."""
+    for host in range(3):
+        fail(directory, "mia", f"2001:db8:0:7:{host:x}::1")
+
+    with pytest.raises(SignInThrottledError):
+        directory.verify_password("mia", PASSWORD, source="2001:db8:0:7:ffff::9")
+    assert directory.verify_password("mia", PASSWORD, source="2001:db8:0:8::1") is not None
+    assert directory.verify_password("mia", PASSWORD, source="10.7.7.7") is not None
+    [kept] = directory.unlock("mia").kept  # after the name's own are cleared
+    assert (kept.name, kept.address, kept.count) == (None, "2001:db8:0:7::/64", 3)
 
 
 def test_unlocking_an_unknown_user_fails_naming_it_and_forgets_nothing(

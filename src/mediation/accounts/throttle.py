@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv6Address, ip_address
+from ipaddress import IPv6Address, ip_address, ip_network
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +27,8 @@ THROTTLE_LOCK = 72_026_0611
 # "mia@10.1.1.1" must not count as mia from 10.1.1.1.
 _NOT_A_USERNAME = "?"
 _ADDRESS_LENGTH = 64  # longer (a proxy's header, say) is keyed by its digest
+# The bits of an IPv6 address that tell one client from another (see `_address`).
+IPV6_CLIENT_PREFIX = 64
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,24 @@ def sign_in_keys(username: str, source: str | None, free: int) -> dict[str, int]
 
 
 def _address(address: str) -> str:
-    """One text for each address, however written: `unlock --address 10.6.6.6` must find the
-    failures of the IPv4 client a dual-stack socket saw as ::ffff:10.6.6.6."""
+    """One text for each client, however its address is written: `unlock --address 10.6.6.6`
+    must find the failures of the IPv4 client a dual-stack socket saw as ::ffff:10.6.6.6.
+
+    An IPv6 client counts by its /64 network (`2001:db8:1:2::/64`): a network of that size is
+    what one site or one subscriber is given, and each host picks addresses in it at will
+    (privacy addresses change daily), so a guesser counted per address would start afresh
+    with every one of its 2**64 addresses. The clients of one such network share their count,
+    as the clients behind one IPv4 address do."""
     try:
         parsed = ip_address(address)
     except ValueError:
         pass
     else:
         mapped = parsed.ipv4_mapped if isinstance(parsed, IPv6Address) else None
-        address = str(mapped or parsed)
+        if mapped is not None or not isinstance(parsed, IPv6Address):
+            address = str(mapped or parsed)
+        else:
+            address = str(ip_network((parsed, IPV6_CLIENT_PREFIX), strict=False))
     if len(address) <= _ADDRESS_LENGTH:
         return address
     return "#" + hashlib.sha256(address.encode()).hexdigest()[:32]
