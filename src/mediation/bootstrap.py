@@ -97,7 +97,8 @@ def _open_services(
             calendar=calendar,
         )
         check_store_readable(cases)
-        party_salt = _opened(lambda: _sealed_secrets(settings, directory))
+        _opened(directory.seal_instance_secrets)
+        party_salt = _opened(lambda: _party_salt(settings, directory))
         projections = build_projections(
             engine,
             cases,
@@ -134,12 +135,6 @@ def _open_services(
         webhooks,
         held,
     )
-
-
-def _sealed_secrets(settings: Settings, directory: Directory) -> str:
-    """Seal the instance secrets kept plainly, when the store has a key; the parties' salt."""
-    directory.seal_instance_secrets()
-    return _party_salt(settings, directory)
 
 
 T = TypeVar("T")

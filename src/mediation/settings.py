@@ -79,7 +79,10 @@ class Settings(BaseSettings):
     )
     cipher_key: SecretStr | None = Field(
         default=None,
-        description="Encrypts every stored event and snapshot (AES-GCM); `mediation keygen` makes one",
+        description=(
+            "Encrypts every stored event and snapshot, and seals the secrets kept beside them "
+            "(AES-GCM); `mediation keygen` makes one"
+        ),
     )
 
     session_secret: SecretStr | None = Field(
