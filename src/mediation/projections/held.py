@@ -12,7 +12,7 @@ of one page each.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Container, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,9 @@ from sqlalchemy import Connection, Table
 from mediation.projections.bulk import save_rows, select_rows
 
 Row = dict[str, Any]
+# Called as rows of a table are written, with the keys whose row the table held before: a view
+# writes here the rows of its other tables that are derived from them (see `View.defer_writes`).
+Written = Callable[[Connection, Mapping[Any, Row], Container[Any]], None]
 
 # Rows of one table held at most: more than the cases under way at once in the bench's log
 # (a case's steps some 10,000 events apart). All three views on 100,000 events: as fast as
@@ -36,9 +39,12 @@ class HeldRows:
     left it; and which keys the table holds a row of already (written or read before), so
     that each is written by UPDATE or INSERT."""
 
-    def __init__(self, table: Table, limit: int = HELD_ROWS) -> None:
+    def __init__(
+        self, table: Table, limit: int = HELD_ROWS, written: Written | None = None
+    ) -> None:
         self.table = table
         self.limit = limit
+        self._written = written
         self._rows: OrderedDict[Any, Row] = OrderedDict()
         self._stored: set[Any] = set()  # keys whose row is in the table (maybe an older one)
 
@@ -71,6 +77,8 @@ class HeldRows:
     def _write(self, conn: Connection, rows: dict[Any, Row]) -> None:
         ordered = {key: rows[key] for key in sorted(rows, key=_order)}  # the index in runs
         save_rows(conn, self.table, ordered, self._stored)
+        if self._written is not None:
+            self._written(conn, ordered, self._stored)
         self._stored.update(ordered)
 
 
@@ -98,12 +106,16 @@ def keep_rows(
     rows: Mapping[Any, Row],
     loaded: Collection[Any],
     held: HeldRows | None,
+    written: Written | None = None,
 ) -> None:
-    """Write a batch's rows (`loaded`: those read from the table), or hold them."""
+    """Write a batch's rows (`loaded`: those read from the table), then call `written` with
+    them; or hold them (the held rows call theirs as they write them)."""
     if held is None:
         save_rows(conn, table, rows, loaded)
+        if written is not None:
+            written(conn, rows, loaded)
     else:
         held.put(conn, rows, loaded)
 
 
-__all__ = ["HELD_ROWS", "HeldRows", "keep_rows", "load_rows"]
+__all__ = ["HELD_ROWS", "HeldRows", "Row", "Written", "keep_rows", "load_rows"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Connection, MetaData, Table
@@ -15,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.domain.case import Case
 from mediation.projections.bulk import converted_first
-from mediation.projections.held import HELD_ROWS, HeldRows
+from mediation.projections.held import HELD_ROWS, HeldRows, Row
 
 T = TypeVar("T")
 
@@ -120,10 +121,13 @@ class View(ABC, Generic[T]):
         meanwhile, where writing them batch by batch costs more than writing them at once.
         A rebuild that dies leaves the generation abandoned (never switched to, see
         `rebuild`), so nothing deferred is ever missed by a reader. By default the rows of
-        the tables `_held_tables` names are held (see `held.HeldRows`)."""
-        for table in self._held_tables(self.tables(generation)):
+        the tables `_held_tables` names are held (see `held.HeldRows`), and `_rows_written`
+        is told when they are written."""
+        tables = self.tables(generation)
+        for table in self._held_tables(tables):
+            written = partial(self._rows_written, tables)
             with self._lock:
-                self._held_rows[table.name] = HeldRows(table, self.held_rows_limit)
+                self._held_rows[table.name] = HeldRows(table, self.held_rows_limit, written)
 
     def write_deferred(self, conn: Connection, generation: int) -> None:
         """Write what `defer_writes` kept back, inside the caller's transaction, and write
@@ -163,6 +167,14 @@ class View(ABC, Generic[T]):
     def _held_tables(self, tables: T) -> Sequence[Table]:
         """The tables whose rows a rebuild holds: those a view reads back for later events."""
         return ()
+
+    def _rows_written(
+        self, tables: T, conn: Connection, rows: Mapping[Any, Row], stored: Container[Any]
+    ) -> None:
+        """Rows of a table `_held_tables` names were written (`stored`: the keys whose row the
+        table held before), inside `conn`'s transaction: a view whose other tables are derived
+        from those rows writes them here (nothing by default). Its `_write` passes this to
+        `held.keep_rows` too, which calls it for the rows it writes at once."""
 
     def folded(self, position: int) -> None:
         """Each view calls this after folding an event in memory."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -32,10 +33,11 @@ from mediation.domain.breaches import (
 )
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
-from mediation.projections.bulk import insert_rows
+from mediation.projections.bulk import SQLITE_MARKS, converted_first, execute, insert_rows
 from mediation.projections.columns import UTCDateTime
+from mediation.projections.held import Row, keep_rows, load_rows
 from mediation.projections.service import Projections
-from mediation.projections.view import Recorded, View
+from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
 
 State = dict[str, Any]
@@ -47,8 +49,20 @@ class IndexTables:
     timers: Table  # per case and breach key: the moment it falls due
 
 
+@dataclass(frozen=True)
+class IndexPlan:
+    rows: dict[UUID, Row]  # each touched case's row after the batch
+    stored: set[UUID]  # cases whose row was read from the table: it is updated
+
+
 class DeadlineIndexView(View[IndexTables]):
-    """One timer per breach that could still escalate; an escalated breach's timer is gone."""
+    """One timer per breach that could still escalate; an escalated breach's timer is gone.
+
+    A case's timers are derived from its row whenever the row is written: batch by batch in
+    service, and in a rebuild, which holds the rows of the cases under way (see `held`), once
+    a row leaves memory, so about once per case instead of once per event. (A rebuild of
+    this view from 1,000,000 events took 64 s in one process and 81 s in two, each batch
+    reading, deleting and inserting its cases' rows and timers.)"""
 
     name = "deadlines"
     partitionable = True
@@ -77,23 +91,45 @@ class DeadlineIndexView(View[IndexTables]):
             Column("key", String(200), primary_key=True),
             Column("due_at", UTCDateTime, nullable=False),
         )
-        Index(f"ix_rule_timers{suffix}_due", timers.c.due_at)
+        Index(f"ix_rule_timers{suffix}_due", timers.c.due_at, info=QUERY_ONLY_INDEX)
         return IndexTables(cases, timers)
 
-    def _apply(self, conn: Connection, tables: IndexTables, chunk: Sequence[Recorded]) -> None:
-        ids = {r.event.originator_id for r in chunk}
-        query = select(tables.cases).where(tables.cases.c.case_id.in_(ids))
-        states: dict[UUID, State] = {row.case_id: dict(row.state) for row in conn.execute(query)}
-        for recorded in chunk:
+    def _plan(self, conn: Connection, tables: IndexTables, batch: Sequence[Recorded]) -> IndexPlan:
+        known = {r.event.originator_id for r in batch if not isinstance(r.event, Case.Registered)}
+        rows, stored = load_rows(conn, tables.cases, known, self.held(tables.cases))
+        for row in rows.values():  # the fold changes the state: not the one held or stored
+            row["state"] = dict(row["state"])
+        for recorded in batch:
             event = recorded.event
-            state = states.setdefault(event.originator_id, _new_state())
-            self._fold(state, event)
+            case_id = event.originator_id
+            if isinstance(event, Case.Registered):
+                rows[case_id] = {"case_id": case_id, "state": _new_state()}
+            self._fold(rows[case_id]["state"], event)
             self.folded(recorded.position)
-        conn.execute(delete(tables.cases).where(tables.cases.c.case_id.in_(ids)))
-        conn.execute(delete(tables.timers).where(tables.timers.c.case_id.in_(ids)))
-        insert_rows(conn, tables.cases, [{"case_id": i, "state": s} for i, s in states.items()])
-        timers = [t for i, s in states.items() for t in self._timers(i, s)]
-        insert_rows(conn, tables.timers, timers)
+        return IndexPlan(rows, stored)
+
+    def _write(self, conn: Connection, tables: IndexTables, plan: IndexPlan) -> None:
+        with converted_first(conn):
+            held, written = self.held(tables.cases), partial(self._rows_written, tables)
+            keep_rows(conn, tables.cases, plan.rows, plan.stored, held, written)
+
+    def _held_tables(self, tables: IndexTables) -> Sequence[Table]:
+        return (tables.cases,)
+
+    def _rows_written(
+        self, tables: IndexTables, conn: Connection, rows: Mapping[Any, Row], stored: Container[Any]
+    ) -> None:
+        """The timers of the cases whose rows were just written, in place of those they had
+        (`stored`: the cases whose row, so whose timers, the table held before)."""
+        timers = tables.timers
+        replaced = [case_id for case_id in rows if case_id in stored]
+        for start in range(0, len(replaced), SQLITE_MARKS):
+            ids = replaced[start : start + SQLITE_MARKS]
+            execute(conn, delete(timers).where(timers.c.case_id.in_(ids)))
+        due = [
+            timer for case_id, row in rows.items() for timer in self._timers(case_id, row["state"])
+        ]
+        insert_rows(conn, timers, due)
 
     def _timers(self, case_id: UUID, state: State) -> list[dict[str, Any]]:
         """Every breach key not escalated yet, with the moment it falls due."""
@@ -121,25 +157,33 @@ class DeadlineIndexView(View[IndexTables]):
         ]
 
     def _fold(self, state: State, event: Case.Event) -> None:
+        """Fold `event` into a case's state. The state is the plan's own, the containers in it
+        may not be: those of a row a rebuild holds are shared until the plan is written, so
+        each container that changes is replaced by a changed copy."""
         if isinstance(event, Case.Registered):
             state["workflow"] = event.workflow
             if event.risk == RED:
                 state["risk"] = {risk_key(event.timestamp): _iso(event.timestamp)}
         definition = self._workflows.get(state["workflow"]).definition
-        clocks, timers = state["clocks"], state["timers"]
-        for name in event.clocks_stopped:
-            clocks.pop(name, None)
-        for name, clock in event.clocks_started.items():
-            clocks[name] = {
-                "started_at": _iso(clock["started_at"]),
-                "due_at": _iso(clock["due_at"]),
-            }
+        clocks = state["clocks"]
+        if event.clocks_stopped or event.clocks_started:
+            clocks = {n: clock for n, clock in clocks.items() if n not in event.clocks_stopped}
+            for name, started in event.clocks_started.items():
+                clocks[name] = {
+                    "started_at": _iso(started["started_at"]),
+                    "due_at": _iso(started["due_at"]),
+                }
+            state["clocks"] = clocks
         if isinstance(event, Case.DeadlineExtended) and event.clock in clocks:
             clock = clocks[event.clock]
-            clock["due_at"] = _iso(event.due_at)
-            clock["extensions"] = clock.get("extensions", 0) + 1
             prefix = f"deadline:{event.clock}:"  # as Case.DeadlineExtended keeps them
-            clock["spent"] = [key for key in state["escalated"] if key.startswith(prefix)]
+            extended = {
+                **clock,
+                "due_at": _iso(event.due_at),
+                "extensions": clock.get("extensions", 0) + 1,
+                "spent": [key for key in state["escalated"] if key.startswith(prefix)],
+            }
+            state["clocks"] = {**clocks, event.clock: extended}
         elif isinstance(event, Case.RiskGraded):
             if event.risk != RED:
                 state["risk"] = {}
@@ -148,14 +192,16 @@ class DeadlineIndexView(View[IndexTables]):
         elif isinstance(event, Case.SupervisionInstructed):
             key = supervision_key(state["supervisions"])
             state["supervisions"] += 1
-            timers[key] = _iso(supervision_overdue_at(event.due, self._zone))
+            due = _iso(supervision_overdue_at(event.due, self._zone))
+            state["timers"] = {**state["timers"], key: due}
         elif isinstance(event, Case.Escalated) and event.breach is not None:
-            state["escalated"].append(event.breach)
+            state["escalated"] = [*state["escalated"], event.breach]
         elif isinstance(event, Case.SupervisionAnswered):
             key = supervision_key(event.number - 1)
-            at = timers.get(key)
+            at = state["timers"].get(key)
             if at is not None and event.timestamp < datetime.fromisoformat(at):
-                del timers[key]  # answered in time (see breaches.candidates)
+                # answered in time (see breaches.candidates)
+                state["timers"] = {k: v for k, v in state["timers"].items() if k != key}
         elif isinstance(event, Case.Reopened):
             state["timers"] = {}  # the supervision instructions were settled with the closing
         state["open"] = not definition.statuses[event.status].final
