@@ -94,9 +94,10 @@ def _rebuild_goals(results: Results, backend: str) -> list[Goal]:
 
 
 def _rebuild_label(views: str) -> str:
-    """ "all three, 2 processes" -> "rebuild, all three, 2 processes"; "queue, 2 processes" ->
+    """ "all three, 2 processes" -> "rebuild, all three, 2 processes" (so "every view, ...");
+    "queue, 2 processes" ->
     "rebuild `queue` alone, 2 processes"."""
-    if views.startswith("all three"):
+    if views.startswith(("all three", "every view")):
         return f"rebuild, {views}"
     name, _, processes = views.partition(", ")
     return f"rebuild `{name}` alone" + (f", {processes}" if processes else "")

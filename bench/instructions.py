@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.views import GROW_STEP, VIEW_NAMES, _world
+from bench.views import EVERY_VIEW, GROW_STEP, VIEW_NAMES, _world
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout whose code is counted
 COUNTER = ("valgrind", "--tool=callgrind")
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=20_000, help="events of a new log")
     parser.add_argument("--log", type=Path, help="the log's SQLite file: made if missing")
-    parser.add_argument("--views", nargs="+", choices=VIEW_NAMES, default=list(VIEW_NAMES))
+    parser.add_argument("--views", nargs="+", choices=EVERY_VIEW, default=list(VIEW_NAMES))
     parser.add_argument("--child", choices=("start", "rebuild"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:

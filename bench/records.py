@@ -69,8 +69,9 @@ class ActionRun:
 class RebuildRun:
     backend: str
     events: int
-    views: str  # "all three" (one pass, as `mediation projections rebuild` does), "all three,
-    # N processes" (`--jobs N`), one view, or "queue, live catch-up"
+    views: str  # "all three" (the case views in one pass), "all three, N processes" (`--jobs
+    # N`), "every view, N processes" (what `mediation projections rebuild --jobs N` rebuilds by
+    # default), one view, or "queue, live catch-up"
     seconds: float
     background: float = float("nan")  # share of the cores other work used just before
 

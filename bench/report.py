@@ -226,8 +226,11 @@ def _rebuilds(results: Results) -> str:
     ]
     return (
         "## Projection rebuild (`Projections.rebuild`) and live catch-up\n\n"
-        "*all three*: queue, audit and stats rebuilt in one pass over the log, as `mediation "
-        "projections rebuild` does; a single view: that view alone; *2 processes*: the same "
+        "*all three*: the case views queue, audit and stats rebuilt in one pass over the log "
+        "(`mediation projections rebuild queue audit stats`); *every view*: those and the "
+        "escalation rules' two (deadlines, notifications), what `mediation projections "
+        "rebuild` rebuilds by default (runs before 6 December 2026 had no such line); a "
+        "single view: that view alone; *2 processes*: the same "
         "with the cases split by id between two processes (`--jobs 2`: the rebuilding one "
         "and a worker forked from a fork server started with the run, as the command starts "
         "it), each applying its part to the views and reading and decoding only its part's "

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from bench.bench_projections import Directory, Generator, World
 from bench.databases import fresh_database
@@ -24,15 +25,23 @@ from bench.records import QueueRun, RebuildRun
 from bench.sizes import Size
 from mediation.application import CaseApplication
 from mediation.bootstrap import settle_heap, setup_lock
+from mediation.calendars import BUILT_IN as CALENDAR
+from mediation.calendars import load_calendar
 from mediation.domain import VOCABULARY
 from mediation.projections import Projections, build_projections
 from mediation.projections.parallel import prepare_workers, rebuild_in_processes
+from mediation.projections.view import View
+from mediation.rules.index import DeadlineIndexView
+from mediation.rules.notifications import NotificationsView
 from mediation.store import Database
 from mediation.workflows import WorkflowRegistry
 
 EVENTS_PER_CASE = 4.0  # about what the generator's mix of lives writes; orders the milestones
 GROW_STEP = 20_000  # events per generator call, so that progress can be shown
-VIEW_NAMES = ("queue", "audit", "stats")
+VIEW_NAMES = ("queue", "audit", "stats")  # the case views ("all three")
+# What `mediation projections rebuild` rebuilds by default ("every view"): the case views and
+# the escalation rules' two (their index of deadlines, the supervisors' notifications).
+EVERY_VIEW = (*VIEW_NAMES, DeadlineIndexView.name, NotificationsView.name)
 JOBS = 2  # worker processes of the parallel rebuild (`mediation projections rebuild --jobs`)
 RESERVE = 45.0  # seconds of the budget kept for the last queue's copies and queries
 
@@ -141,12 +150,13 @@ class ViewsRun:
         self.grower.to_events(target)
         background = self.harness.quiet.settle()
         each: list[tuple[list[str] | None, int]] = (
-            [([n], jobs) for n in VIEW_NAMES for jobs in (1, JOBS)]
+            [([n], jobs) for n in EVERY_VIEW for jobs in (1, JOBS)]
             if self.harness.size.rebuild_each_view
             else []
         )
         seconds = 0.0
-        for views, jobs in [*each, (None, 1), (None, JOBS)]:
+        every = list(EVERY_VIEW)
+        for views, jobs in [*each, (None, 1), (None, JOBS), (every, JOBS)]:
             run = self._timed_rebuild(views, jobs)
             seconds += run.seconds
             self.outcome.rebuilds.append(dataclasses.replace(run, background=background))
@@ -156,12 +166,13 @@ class ViewsRun:
         self.rebuild_rate = self.world.head() / seconds  # all its rebuilds: for the budget
 
     def _timed_rebuild(self, views: list[str] | None, jobs: int) -> RebuildRun:
-        """One view or all three (None), in one pass or in `jobs` processes (the cases split
-        between them, as `mediation projections rebuild --jobs` does)."""
+        """One view, all three case views (None) or every view, in one pass or in `jobs`
+        processes (the cases split between them, as `mediation projections rebuild --jobs`
+        does)."""
         head, began = self.world.head(), time.perf_counter()
         names = views or list(VIEW_NAMES)
         rebuild_in_processes(self.world.projections, self.factory, names, jobs)  # 1: one pass
-        label = views[0] if views else "all three"
+        label = "all three" if views is None else views[0] if len(views) == 1 else "every view"
         if jobs > 1:
             label += f", {jobs} processes"
         return RebuildRun(self.backend, head, label, time.perf_counter() - began)
@@ -263,7 +274,11 @@ def _world(url: str) -> World:
     # "tuple concurrently updated".
     with setup_lock(engine):
         app = CaseApplication(database.eventsourcing_env(), workflows, Directory())
-        projections = build_projections(engine, app, workflows, b"bench-salt-0123456789")
+        calendar = load_calendar(CALENDAR)
+        rules_views: list[View[Any]] = [DeadlineIndexView(workflows, calendar), NotificationsView()]
+        projections = build_projections(
+            engine, app, workflows, b"bench-salt-0123456789", extra_views=rules_views
+        )
         projections.create_schema()
     settle_heap()  # as the service and the projection commands do once started
     return World(app, projections, Generator(app, workflows))

@@ -45,8 +45,13 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
         "audit, 2 processes",
         "stats",
         "stats, 2 processes",
+        "deadlines",
+        "deadlines, 2 processes",
+        "notifications",
+        "notifications, 2 processes",
         "all three",
         "all three, 2 processes",
+        "every view, 2 processes",
     ]
     assert sorted({run.cases for run in results.queues}) == sorted(SMOKE.queue_cases)
     assert all(run.latency.count == SMOKE.queue_repeats for run in results.queues)
