@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from mediation.bootstrap import Services
 from mediation.projections import Projections
+from mediation.projections import cli as cli_module
 from mediation.projections import rebuild as rebuild_module
-from mediation.projections.cli import FINISHING, projections_app
+from mediation.projections.cli import FINISHING, projections_app, rebuilt_summary
 from mediation.store import Database
 from tests.projections.projection_support import Desk
 
@@ -125,7 +126,31 @@ def test_rebuild_says_it_is_finishing_once_every_event_is_read_before_the_indexe
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # no terminal: each label once, as a line
     assert lines[:3] == ["rebuilding audit", FINISHING, "<indexes built>"]
-    assert lines[-1] == "rebuilt audit: generation 2"
+    assert lines[-2] == "rebuilt audit: generation 2"
+
+
+def test_rebuild_ends_with_its_pace_over_the_events_it_read(
+    services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk.mediate(desk.register())
+    moments = iter([100.0, 102.5])  # the rebuild takes 2.5 s by this clock
+    monkeypatch.setattr(cli_module, "pace_clock", lambda: next(moments))
+
+    result = CliRunner().invoke(projections_app, ["rebuild", "audit", "queue"])
+
+    assert result.exit_code == 0, result.output
+    head = projections.log.head()
+    assert head >= 5
+    assert result.output.splitlines()[-1] == (
+        f"2 views rebuilt from {head:,} events in 2.5 s ({head / 2.5:,.0f} events/s)"
+    )
+
+
+def test_the_pace_of_a_rebuild_names_its_views_and_counts_in_thousands() -> None:
+    assert rebuilt_summary(1, 1_000_000, 52.3) == (
+        "1 view rebuilt from 1,000,000 events in 52.3 s (19,120 events/s)"
+    )
+    assert rebuilt_summary(5, 0, 0.0) == "5 views rebuilt from 0 events in 0.0 s (0 events/s)"
 
 
 def test_an_unknown_view_is_a_usage_error(services: Services) -> None:
@@ -136,7 +161,8 @@ def test_an_unknown_view_is_a_usage_error(services: Services) -> None:
 
 WORKER = """
 from mediation.projections import rebuild as rebuild_module
-from mediation.projections.cli import FINISHING, projections_app
+from mediation.projections import cli as cli_module
+from mediation.projections.cli import FINISHING, projections_app, rebuilt_summary
 projections_app(["run", "--poll-interval", "0.05"])
 """
 
