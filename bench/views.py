@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 from bench.bench_projections import Directory, Generator, World
 from bench.databases import fresh_database
@@ -24,13 +23,12 @@ from bench.queues import copy_rows, measure_queries
 from bench.records import QueueRun, RebuildRun
 from bench.sizes import Size
 from mediation.application import CaseApplication
-from mediation.bootstrap import settle_heap, setup_lock
+from mediation.bootstrap import rules_views, settle_heap, setup_lock
 from mediation.calendars import BUILT_IN as CALENDAR
 from mediation.calendars import load_calendar
 from mediation.domain import VOCABULARY
 from mediation.projections import Projections, build_projections
 from mediation.projections.parallel import prepare_workers, rebuild_in_processes
-from mediation.projections.view import View
 from mediation.rules.index import DeadlineIndexView
 from mediation.rules.notifications import NotificationsView
 from mediation.store import Database
@@ -274,10 +272,9 @@ def _world(url: str) -> World:
     # "tuple concurrently updated".
     with setup_lock(engine):
         app = CaseApplication(database.eventsourcing_env(), workflows, Directory())
-        calendar = load_calendar(CALENDAR)
-        rules_views: list[View[Any]] = [DeadlineIndexView(workflows, calendar), NotificationsView()]
+        rules = rules_views(workflows, load_calendar(CALENDAR))  # as the service has them
         projections = build_projections(
-            engine, app, workflows, b"bench-salt-0123456789", extra_views=rules_views
+            engine, app, workflows, b"bench-salt-0123456789", extra_views=rules
         )
         projections.create_schema()
     settle_heap()  # as the service and the projection commands do once started

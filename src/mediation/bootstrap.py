@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Engine, create_engine, text
@@ -20,9 +20,11 @@ from mediation.application import CaseApplication
 from mediation.calendars import BUILT_IN as CALENDAR
 from mediation.calendars import load_calendar
 from mediation.domain import VOCABULARY
+from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.ports import Clock, SystemClock
 from mediation.projections.service import Projections
 from mediation.projections.standard import build_projections
+from mediation.projections.view import View
 from mediation.rules import RulesEngine
 from mediation.rules.index import DeadlineIndex, DeadlineIndexView
 from mediation.rules.notifications import NotificationsView, create_reads_table
@@ -105,7 +107,7 @@ def _open_services(
             workflows,
             party_salt=party_salt.encode(),
             zone=calendar.zone,
-            extra_views=[DeadlineIndexView(workflows, calendar), NotificationsView()],
+            extra_views=rules_views(workflows, calendar),
         )
         tolerate_concurrent_setup(projections.create_schema)
         tolerate_concurrent_setup(lambda: _create_tables(engine))
@@ -373,6 +375,12 @@ def configured_projections(settings: Settings) -> Iterator[Projections]:
         yield services.projections
     finally:
         services.close()
+
+
+def rules_views(workflows: WorkflowRegistry, calendar: WorkingCalendar) -> list[View[Any]]:
+    """The escalation rules' views, beside the case views: their index of what falls due when,
+    and the supervisors' notifications."""
+    return [DeadlineIndexView(workflows, calendar), NotificationsView()]
 
 
 def settle_heap() -> None:
