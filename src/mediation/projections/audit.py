@@ -23,7 +23,7 @@ from mediation.application.views import BASE_FIELDS, mask_party
 from mediation.domain.case import Case
 from mediation.projections.bulk import converted_first, insert_rows
 from mediation.projections.columns import UTCDateTime
-from mediation.projections.held import keep_rows, load_rows
+from mediation.projections.held import load_rows
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 
 
@@ -88,7 +88,7 @@ class AuditView(View[AuditTables]):
     def _write(self, conn: Connection, tables: AuditTables, plan: AuditPlan) -> None:
         with converted_first(conn):
             insert_rows(conn, tables.events, plan.events)
-            keep_rows(conn, tables.cases, plan.cases, plan.stored, self.held(tables.cases))
+            self._keep_rows(conn, tables, tables.cases, plan.cases, plan.stored)
 
     def _held_tables(self, tables: AuditTables) -> Sequence[Table]:
         return (tables.cases,)

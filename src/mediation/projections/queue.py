@@ -24,7 +24,7 @@ from sqlalchemy import (
 from mediation.domain.case import Case
 from mediation.projections.bulk import converted_first
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
-from mediation.projections.held import keep_rows, load_rows
+from mediation.projections.held import load_rows
 from mediation.projections.phases import Statuses
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
@@ -105,7 +105,7 @@ class QueueView(View[QueueTables]):
 
     def _write(self, conn: Connection, tables: QueueTables, plan: QueuePlan) -> None:
         with converted_first(conn):
-            keep_rows(conn, tables.cases, plan.rows, plan.stored, self.held(tables.cases))
+            self._keep_rows(conn, tables, tables.cases, plan.rows, plan.stored)
 
     def _held_tables(self, tables: QueueTables) -> Sequence[Table]:
         return (tables.cases,)

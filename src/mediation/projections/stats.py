@@ -31,7 +31,7 @@ from sqlalchemy import (
 from mediation.domain.calendar import CHINA_STANDARD_TIME
 from mediation.projections.bulk import converted_first, execute, insert_rows, select_rows
 from mediation.projections.columns import UTCDateTime
-from mediation.projections.held import keep_rows, load_rows
+from mediation.projections.held import load_rows
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
 from mediation.projections.stats_fold import Chunk, fold
@@ -243,7 +243,7 @@ class StatsView(View[StatsTables]):
                     for case_id in renamed:
                         held.remove(case_id, state.stored_keys[case_id])
             changed = {i: state.rows[i] for i in state.dirty}
-            keep_rows(conn, tables.cases, changed, state.loaded, self.held(tables.cases))
+            self._keep_rows(conn, tables, tables.cases, changed, state.loaded)
             if held is None:
                 pairs = [{"party_key": k, "case_id": i} for i, ks in state.keys.items() for k in ks]
                 insert_rows(conn, p, pairs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from mediation.domain.case import Case
 from mediation.projections.bulk import converted_first
-from mediation.projections.held import HELD_ROWS, HeldRows, Row
+from mediation.projections.held import HELD_ROWS, HeldRows, Row, keep_rows
 
 T = TypeVar("T")
 
@@ -160,9 +160,22 @@ class View(ABC, Generic[T]):
         inside the caller's transaction (before the rebuild applies the rest of the log)."""
 
     def held(self, table: Table) -> HeldRows | None:
-        """The rows of `table` a rebuild holds, if it does (a view's reads and writes of the
-        table go through `held.load_rows` and `held.keep_rows` with it)."""
+        """The rows of `table` a rebuild holds, if it does (a view reads the table through
+        `held.load_rows` with it, and writes it through `_keep_rows`)."""
         return self._held_rows.get(table.name)
+
+    def _keep_rows(
+        self,
+        conn: Connection,
+        tables: T,
+        table: Table,
+        rows: Mapping[Any, Row],
+        stored: Collection[Any],
+    ) -> None:
+        """Write a batch's rows of a table `_held_tables` names (`stored`: those read from the
+        table), or hold them in a rebuild; `_rows_written` is told as they are written."""
+        written = partial(self._rows_written, tables)
+        keep_rows(conn, table, rows, stored, self.held(table), written)
 
     def _held_tables(self, tables: T) -> Sequence[Table]:
         """The tables whose rows a rebuild holds: those a view reads back for later events."""
@@ -173,8 +186,8 @@ class View(ABC, Generic[T]):
     ) -> None:
         """Rows of a table `_held_tables` names were written (`stored`: the keys whose row the
         table held before), inside `conn`'s transaction: a view whose other tables are derived
-        from those rows writes them here (nothing by default). Its `_write` passes this to
-        `held.keep_rows` too, which calls it for the rows it writes at once."""
+        from those rows writes them here (nothing by default), whether the rows were written
+        by a batch (`_keep_rows`) or from memory."""
 
     def folded(self, position: int) -> None:
         """Each view calls this after folding an event in memory."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +34,7 @@ from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
 from mediation.projections.bulk import SQLITE_MARKS, converted_first, execute, insert_rows
 from mediation.projections.columns import UTCDateTime
-from mediation.projections.held import Row, keep_rows, load_rows
+from mediation.projections.held import Row, load_rows
 from mediation.projections.service import Projections
 from mediation.projections.view import QUERY_ONLY_INDEX, Recorded, View
 from mediation.workflows import WorkflowRegistry
@@ -110,8 +109,7 @@ class DeadlineIndexView(View[IndexTables]):
 
     def _write(self, conn: Connection, tables: IndexTables, plan: IndexPlan) -> None:
         with converted_first(conn):
-            held, written = self.held(tables.cases), partial(self._rows_written, tables)
-            keep_rows(conn, tables.cases, plan.rows, plan.stored, held, written)
+            self._keep_rows(conn, tables, tables.cases, plan.rows, plan.stored)
 
     def _held_tables(self, tables: IndexTables) -> Sequence[Table]:
         return (tables.cases,)

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from mediation.domain.case import Case
 from mediation.projections.bulk import insert_rows
 from mediation.projections.columns import UTCDateTime
-from mediation.projections.held import keep_rows, load_rows
+from mediation.projections.held import load_rows
 from mediation.projections.view import Recorded, View
 
 SUPERVISION = "supervision:"
@@ -117,7 +117,7 @@ class NotificationsView(View[NotificationTables]):
                 rows.append(_row(recorded.position, event, center))
             self.folded(recorded.position)
         insert_rows(conn, tables.items, rows)
-        keep_rows(conn, cases, registered, (), self.held(cases))
+        self._keep_rows(conn, tables, cases, registered, ())
 
     def _held_tables(self, tables: NotificationTables) -> Sequence[Table]:
         return (tables.cases,)
