@@ -143,6 +143,49 @@ def test_an_event_whose_state_names_its_class_version_is_read_as_the_mapper_read
     assert "class_version" not in vars(read[-1][1])
 
 
+def test_the_events_at_chosen_positions_are_those_the_log_reads_there(
+    services: Any, desk: Desk
+) -> None:
+    """What the audit trail shows of each event of a page: positions that hold another
+    aggregate's event, or none yet, are left out."""
+    populate_both_parts(desk)
+    app = services.cases
+    foreign = uuid.uuid4()
+    insert(app, get_topic(Foreign.Created), b"not JSON: never decoded", foreign)
+    desk.register()
+    every = read_all(EventLog(app))
+    chosen = [position for position, _event in every[::3]]
+    head = app.recorder.max_notification_id()
+
+    found = EventLog(app).events_at([*reversed(chosen), head - 1, head + 1, chosen[0]])
+
+    assert head - 1 not in [p for p, _e in every]  # the foreign event's position
+    same_events(sorted(found.items()), [(p, e) for p, e in every if p in chosen])
+    assert EventLog(app).events_at([]) == {}
+
+
+def test_the_events_at_chosen_positions_of_a_store_the_log_reads_generically(
+    services: Any, desk: Desk
+) -> None:
+    """A store other than SQLite's and PostgreSQL's (the library's in-memory one) is read
+    through its notifications: the same events."""
+    populate_both_parts(desk)
+    app = services.cases
+    memory = CaseApplication(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, app.workflows, app.directory
+    )
+    stored = app.recorder.select_notifications(1, 10**6)
+    memory.recorder.insert_events(
+        [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in stored]
+    )
+    chosen = [p for p, _e in read_all(EventLog(app))][1::2]
+
+    found = EventLog(memory).events_at(chosen)
+
+    assert sorted(found) == chosen
+    same_events(sorted(found.items()), sorted(EventLog(app).events_at(chosen).items()))
+
+
 def test_an_encrypted_store_is_read_through_its_mapper(
     database: Database, clock: FakeClock
 ) -> None:
@@ -153,5 +196,7 @@ def test_an_encrypted_store_is_read_through_its_mapper(
 
         same_events(read_all(EventLog(app)), by_the_mapper(app))
         assert len(read_all(EventLog(app))) > 10
+        chosen = by_the_mapper(app)[2::4]
+        same_events(sorted(EventLog(app).events_at([p for p, _e in chosen]).items()), chosen)
     finally:
         services.close()

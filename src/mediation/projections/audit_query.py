@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,13 +10,16 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from mediation.domain.case import event_types
+from mediation.application.views import BASE_FIELDS, mask_party
+from mediation.domain.case import Case, event_types
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
 from mediation.projections import cursor
 from mediation.projections.audit import AuditTables
 from mediation.projections.columns import LARGEST_POSITION, utc_bound
+from mediation.projections.log import EventLog
 from mediation.projections.queue_query import MAX_LIMIT
+from mediation.store import json_text
 
 EVENT_TYPES = tuple(event_types())
 
@@ -68,16 +72,37 @@ class AuditPage:
     next_cursor: str | None
 
 
-def read_audit(conn: Connection, tables: AuditTables, query: AuditQuery) -> AuditPage:
+def read_audit(
+    conn: Connection, tables: AuditTables, query: AuditQuery, log: EventLog
+) -> AuditPage:
+    """A page of the trail: the view's rows, each with its event's facts read from `log`."""
     query.check()
     t = tables.events
     statement = (
         select(t).where(*_filters(tables, query)).order_by(t.c.position).limit(query.limit + 1)
     )
     rows = list(conn.execute(statement))
-    items = [_entry(row) for row in rows[: query.limit]]
+    shown = rows[: query.limit]
+    events = log.events_at([row.position for row in shown])
+    items = [_entry(row, events) for row in shown]
     more = len(rows) > query.limit
     return AuditPage(items, cursor.encode("audit", items[-1].position) if more else None)
+
+
+# The registration fingerprint is a hash over the parties' details too: no use to an auditor.
+HIDDEN = BASE_FIELDS | {"fingerprint"}
+
+
+def shown_data(event: Case.Event) -> dict[str, Any]:
+    """An event's own facts as the trail shows them: parties' phone and ID number masked as
+    the application masks them (PML art. 15), every value as JSON gives it back (moments as
+    ISO 8601 text, enums and dataclasses as their values)."""
+    data = {k: v for k, v in vars(event).items() if k not in HIDDEN}
+    parties = data.get("parties")
+    if parties:
+        data["parties"] = [mask_party(party) for party in parties]
+    loaded: dict[str, Any] = json.loads(json_text(data))
+    return loaded
 
 
 def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]]:
@@ -107,7 +132,11 @@ def _after(text: str) -> int:
     return int(after)
 
 
-def _entry(row: Any) -> AuditEntry:
+def _entry(row: Any, events: dict[int, Case.Event]) -> AuditEntry:
+    event = events.get(row.position)
+    if event is None:  # the log keeps every event: a view that lists one it lacks is broken
+        msg = f"the audit view lists position {row.position}, which holds no case event"
+        raise LookupError(msg)
     return AuditEntry(
         position=row.position,
         case_id=row.case_id,
@@ -118,5 +147,5 @@ def _entry(row: Any) -> AuditEntry:
         at=row.at,
         status_before=row.status_before,
         status_after=row.status_after,
-        data=row.data,
+        data=shown_data(event),
     )

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # The largest integer a BIGINT (PostgreSQL) or INTEGER (SQLite) column holds: log positions
 # and row ids a request names beyond it are refused as input, not sent to the database.
 LARGEST_POSITION = 2**63 - 1
+
+# A log position that keys a table's rows: BIGINT on PostgreSQL; on SQLite INTEGER, both 64
+# bits, and there a table's one INTEGER PRIMARY KEY column is its rowid: the rows are kept in
+# one B-tree by position, rather than in one by a rowid of their own plus an index of the
+# positions (the audit's events at 1,000,000 events: a 13.5 MB index fewer to write).
+POSITION_KEY: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
 # Sorts after every real deadline, so "no deadline" comes last with a plain ascending index.
 NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -17,6 +17,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from mediation.domain.case import Case
+from mediation.projections.bulk import SQLITE_MARKS
 from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.view import Recorded
 
@@ -163,6 +164,21 @@ class EventLog:
             return Slice(found.events[:limit], found.events[limit - 1].position)
         return Slice(self._decoded_rows(rows), rows[-1][0] if len(rows) == limit else window)
 
+    def events_at(self, positions: Collection[int]) -> dict[int, Case.Event]:
+        """The case events at these positions, by position (a position that holds no case
+        event is left out): what the audit trail shows of each event it lists, read from the
+        log itself rather than kept in the view (see `audit_query.read_audit`)."""
+        wanted = sorted(set(positions))
+        if not wanted:
+            return {}
+        recorder = self._application.recorder
+        if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+            recorded = self._decoded_rows(_rows_at(recorder, wanted))
+        else:
+            found = (recorder.select_notifications(p, 1, p) for p in wanted)
+            recorded = self._decoded((n.id, n) for ns in found for n in ns if n.id in positions)
+        return {r.position: r.event for r in recorded}
+
     def _decoded_rows(self, rows: list[PlainRow]) -> list[Recorded]:
         """The case events of plain rows, as `Mapper.to_domain_event` makes them: the state
         decoded by the transcoder, the originator's id and version set, the class's instance
@@ -253,6 +269,36 @@ def _sqlite_rows(
         plain.row_factory = None  # tuples, not the connection's sqlite3.Row
         rows: list[PlainRow] = plain.execute(statement, (after, stop, limit)).fetchall()
     return rows
+
+
+def _rows_at(
+    recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder, positions: list[int]
+) -> list[PlainRow]:
+    """The rows of the log at these positions, in order (a page of the audit trail)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        rows: list[PlainRow] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            for start in range(0, len(positions), SQLITE_MARKS):
+                chosen = positions[start : start + SQLITE_MARKS]
+                statement = (
+                    f"SELECT rowid, originator_id, originator_version, topic, state "
+                    f"FROM {recorder.events_table_name} "
+                    f"WHERE rowid IN ({', '.join('?' * len(chosen))}) ORDER BY rowid"
+                )
+                rows += plain.execute(statement, chosen).fetchall()
+        return rows
+    query = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {schema}.{table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(query, (positions,))
+        return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in cursor.fetchall()]
 
 
 def _postgres_rows(

@@ -66,7 +66,7 @@ def queue(projections: Projections, query: QueueQuery, now: datetime) -> QueuePa
 
 def audit(projections: Projections, query: AuditQuery) -> AuditPage:
     def run(conn: Connection, tables: AuditTables) -> AuditPage:
-        return read_audit(conn, tables, query)
+        return read_audit(conn, tables, query, projections.log)
 
     return projections.read(AuditView.name, run)
 
