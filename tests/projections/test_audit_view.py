@@ -8,12 +8,15 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from sqlalchemy import select
 
+from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections import AuditEntry, AuditQuery, Projections, audit
-from tests.projections.projection_support import EVERYWHERE, World, registration
+from tests.projections.projection_support import EVERYWHERE, Desk, World, registration
 
 APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
 RESPONDENT = ("王五", "13908910002", "X12345678")
@@ -183,3 +186,30 @@ def test_the_events_are_kept_by_position_alone(
                 {"t": table.name},
             ).scalar()
             assert kind == "bigint"
+
+
+def test_an_event_gone_from_the_log_fails_the_page_naming_its_position(
+    services: Services, desk: Desk
+) -> None:
+    """The trail shows each event's facts from the log: an event deleted from the store behind
+    the service's back (which `mediation audit verify` reports) is named, not shown empty."""
+    projections = services.projections
+    case_id = desk.register()
+    desk.mediate(case_id)
+    projections.catch_up()
+    listed = entries(projections, case_id=case_id)
+    gone = listed[1].position
+    recorder = services.cases.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {recorder.events_table_name} WHERE rowid = ?", (gone,))
+    else:
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE notification_id = %s", (gone,))
+
+    with pytest.raises(LookupError, match=f"position {gone}, which holds no case event"):
+        entries(projections, case_id=case_id)
+    first = audit(projections, AuditQuery(EVERYWHERE, case_id=case_id, limit=1)).items
+    assert [e.position for e in first] == [listed[0].position]  # a page without it is shown

@@ -168,15 +168,15 @@ class EventLog:
         """The case events at these positions, by position (a position that holds no case
         event is left out): what the audit trail shows of each event it lists, read from the
         log itself rather than kept in the view (see `audit_query.read_audit`)."""
-        wanted = sorted(set(positions))
-        if not wanted:
+        chosen = set(positions)
+        if not chosen:
             return {}
         recorder = self._application.recorder
         if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
-            recorded = self._decoded_rows(_rows_at(recorder, wanted))
+            recorded = self._decoded_rows(_rows_at(recorder, sorted(chosen)))
         else:
-            found = (recorder.select_notifications(p, 1, p) for p in wanted)
-            recorded = self._decoded((n.id, n) for ns in found for n in ns if n.id in positions)
+            found = (recorder.select_notifications(p, 1, p) for p in sorted(chosen))
+            recorded = self._decoded((n.id, n) for ns in found for n in ns if n.id in chosen)
         return {r.position: r.event for r in recorded}
 
     def _decoded_rows(self, rows: list[PlainRow]) -> list[Recorded]:
