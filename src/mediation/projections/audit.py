@@ -4,8 +4,8 @@ The rows hold what the trail is filtered and ordered by, not the events' own fac
 read from the log itself for each page shown, parties masked (see `audit_query`). The event
 store is the one copy of every fact a party gave, encrypted there when the deployment sets a
 key; a second copy in the view, unencrypted, would have held their names for as long as the
-view, and its rows would have been two and a half times as large (at 1,000,000 events 505 MB
-against about 200) and slower to write and index.
+view, and the table three times as large (at 1,000,000 events 505 MB against 160) and
+slower to write.
 """
 
 from __future__ import annotations
