@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
@@ -161,12 +162,14 @@ def test_an_unknown_case_lists_nothing(projections: Projections, history: dict[s
     assert entries(projections, case_id=UUID(int=1)) == []
 
 
-def test_the_events_are_kept_by_position_alone(
+def test_the_events_are_kept_by_position_and_the_cases_by_id_alone(
     world: World, projections: Projections, history: dict[str, Any]
 ) -> None:
     """On SQLite the position is the events table's rowid: one B-tree of the rows by position,
-    no second one of the positions; on PostgreSQL a BIGINT key (positions pass 2**31)."""
-    table = projections.views["audit"].tables(1).events
+    no second one of the positions; and the cases' rows are a B-tree by case id alone (WITHOUT
+    ROWID). On PostgreSQL the position is a BIGINT key (positions pass 2**31)."""
+    tables = projections.views["audit"].tables(1)
+    table = tables.events
     engine = world.services.engine
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
@@ -179,6 +182,8 @@ def test_the_events_are_kept_by_position_alone(
             assert automatic == []
             assert positions
             assert all(rowid == position for rowid, position in positions)
+            with pytest.raises(OperationalError, match="no such column: rowid"):
+                conn.exec_driver_sql(f"SELECT rowid FROM {tables.cases.name}")
         else:
             kind = conn.exec_driver_sql(
                 "SELECT data_type FROM information_schema.columns "

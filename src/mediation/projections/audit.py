@@ -75,6 +75,9 @@ class AuditView(View[AuditTables]):
             Column("case_id", Uuid, primary_key=True),
             Column("center", String(32), nullable=False),
             Column("status", String(64), nullable=False),
+            # small rows read and written by case id: on SQLite one B-tree by the id, not a
+            # table by rowid and an index of the ids beside it
+            sqlite_with_rowid=False,
         )
         return AuditTables(events, cases)
 
