@@ -10,7 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from mediation.application.views import BASE_FIELDS, mask_party
+from mediation.application.views import event_data
 from mediation.domain.case import Case, event_types
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Actor, Role
@@ -89,19 +89,12 @@ def read_audit(
     return AuditPage(items, cursor.encode("audit", items[-1].position) if more else None)
 
 
-# The registration fingerprint is a hash over the parties' details too: no use to an auditor.
-HIDDEN = BASE_FIELDS | {"fingerprint"}
-
-
 def shown_data(event: Case.Event) -> dict[str, Any]:
-    """An event's own facts as the trail shows them: parties' phone and ID number masked as
-    the application masks them (PML art. 15), every value as JSON gives it back (moments as
-    ISO 8601 text, enums and dataclasses as their values)."""
-    data = {k: v for k, v in vars(event).items() if k not in HIDDEN}
-    parties = data.get("parties")
-    if parties:
-        data["parties"] = [mask_party(party) for party in parties]
-    loaded: dict[str, Any] = json.loads(json_text(data))
+    """An event's own facts as the trail shows them: as the case history shows them to staff
+    of another center (`event_data`, parties' phone and ID number masked: PML art. 15), every
+    value as JSON gives it back (moments as ISO 8601 text, enums and dataclasses as their
+    values), as the view's column gave them when it kept them."""
+    loaded: dict[str, Any] = json.loads(json_text(event_data(event, masked=True)))
     return loaded
 
 
