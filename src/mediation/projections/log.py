@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from mediation.domain.case import Case
 from mediation.projections.bulk import SQLITE_MARKS
@@ -259,46 +259,11 @@ def _sqlite_rows(
     recorder: SQLiteApplicationRecorder, after: int, limit: int, stop: int, part: Part | None
 ) -> list[PlainRow]:
     condition = "" if part is None else f"AND {part.sqlite_filter('originator_id')} "
-    statement = (
-        f"SELECT rowid, originator_id, originator_version, topic, state "
-        f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
-        f"{condition}ORDER BY rowid LIMIT ?"
+    return _sqlite_fetched(
+        recorder,
+        f"WHERE rowid > ? AND rowid <= ? {condition}ORDER BY rowid LIMIT ?",
+        (after, stop, limit),
     )
-    with recorder.datastore.transaction(commit=False) as cursor:
-        plain = cursor.sqlite_cursor
-        plain.row_factory = None  # tuples, not the connection's sqlite3.Row
-        rows: list[PlainRow] = plain.execute(statement, (after, stop, limit)).fetchall()
-    return rows
-
-
-def _rows_at(
-    recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder, positions: list[int]
-) -> list[PlainRow]:
-    """The rows of the log at these positions, in order (a page of the audit trail)."""
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        rows: list[PlainRow] = []
-        with recorder.datastore.transaction(commit=False) as cursor:
-            plain = cursor.sqlite_cursor
-            plain.row_factory = None
-            for start in range(0, len(positions), SQLITE_MARKS):
-                chosen = positions[start : start + SQLITE_MARKS]
-                statement = (
-                    f"SELECT rowid, originator_id, originator_version, topic, state "
-                    f"FROM {recorder.events_table_name} "
-                    f"WHERE rowid IN ({', '.join('?' * len(chosen))}) ORDER BY rowid"
-                )
-                rows += plain.execute(statement, chosen).fetchall()
-        return rows
-    query = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
-    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(query, (positions,))
-        return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in cursor.fetchall()]
 
 
 def _postgres_rows(
@@ -309,15 +274,58 @@ def _postgres_rows(
         if part is None
         else SQL("AND {} ").format(SQL(part.postgres_filter("originator_id")))
     )
+    where = SQL(
+        "WHERE notification_id > %s AND notification_id <= %s "
+        "{condition}ORDER BY notification_id LIMIT %s"
+    ).format(condition=condition)
+    return _postgres_fetched(recorder, where, (after, stop, limit), prepare=True)
+
+
+def _rows_at(
+    recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder, positions: list[int]
+) -> list[PlainRow]:
+    """The rows of the log at these positions, in order (a page of the audit trail)."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        where = SQL("WHERE notification_id = ANY(%s) ORDER BY notification_id")
+        return _postgres_fetched(recorder, where, (positions,))
+    rows: list[PlainRow] = []
+    for start in range(0, len(positions), SQLITE_MARKS):  # the log never changes what it holds
+        chosen = positions[start : start + SQLITE_MARKS]
+        marks = ", ".join("?" * len(chosen))
+        rows += _sqlite_fetched(recorder, f"WHERE rowid IN ({marks}) ORDER BY rowid", chosen)
+    return rows
+
+
+def _sqlite_fetched(
+    recorder: SQLiteApplicationRecorder, where: str, params: Sequence[int]
+) -> list[PlainRow]:
+    """The log's rows `where` chooses (a clause on `rowid`, its position), as plain tuples."""
+    statement = (
+        f"SELECT rowid, originator_id, originator_version, topic, state "
+        f"FROM {recorder.events_table_name} {where}"
+    )
+    with recorder.datastore.transaction(commit=False) as cursor:
+        plain = cursor.sqlite_cursor
+        plain.row_factory = None  # tuples, not the connection's sqlite3.Row
+        rows: list[PlainRow] = plain.execute(statement, params).fetchall()
+    return rows
+
+
+def _postgres_fetched(
+    recorder: PostgresApplicationRecorder,
+    where: Composable,
+    params: Sequence[object],
+    prepare: bool = False,
+) -> list[PlainRow]:
+    """The log's rows `where` chooses (a clause on `notification_id`), as plain tuples."""
     statement = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state "
-        "FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s "
-        "{condition}ORDER BY notification_id LIMIT %s"
+        "FROM {schema}.{table} {where}"
     ).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
-        condition=condition,
+        where=where,
     )
     with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(statement, (after, stop, limit), prepare=True)
+        cursor.execute(statement, params, prepare=prepare)
         return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in cursor.fetchall()]
