@@ -54,6 +54,14 @@ def test_each_key_is_hashed_alone_however_many_came_before(values: list[str]) ->
     assert found == [stored_form("id", value.strip().upper()) for value in values]
 
 
+@given(salt=st.binary(min_size=16, max_size=200), value=st.text(min_size=1).filter(str.strip))
+def test_keys_are_hmac_sha256_whatever_the_salt_length(salt: bytes, value: str) -> None:
+    """Salts up to the hash's block (64 bytes) and longer ones, which HMAC hashes first."""
+    assert PartyKeys(salt).key(party(id_number=value)) == stored_form(
+        "id", value.strip().upper(), salt
+    )
+
+
 def test_another_salt_gives_other_keys() -> None:
     one = party(id_number="540100000000000001")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import unicodedata
 
 from mediation.domain.values import Party
@@ -20,9 +19,14 @@ class PartyKeys:
         if len(salt) < 16:
             msg = "the party hash salt must be at least 16 bytes"
             raise ValueError(msg)
-        # Keyed once and copied for each key: keying it anew for every party took 1.8 us a key
-        # against 1.2 (OpenSSL 3 looks the algorithm up again on each keying).
-        self._keyed = hmac.new(salt, digestmod=hashlib.sha256)
+        # HMAC (RFC 2104) from two SHA-256 states keyed once, copied for each key: keying anew
+        # for every party took 1.8 us a key (OpenSSL 3 looks the algorithm up again on each
+        # keying), copying an `hmac.HMAC` 1.15 us (its copy and digest are Python code around
+        # two such states), copying the states themselves 0.70 us.
+        key = hashlib.sha256(salt).digest() if len(salt) > _BLOCK else salt
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     def key(self, party: Party) -> str | None:
         """None when the party carries too little to be recognised again (a name alone)."""
@@ -38,6 +42,12 @@ class PartyKeys:
         return {key for party in parties if (key := self.key(party)) is not None}
 
     def _hash(self, kind: str, value: str) -> str:
-        mac = self._keyed.copy()
-        mac.update(f"{kind}\x1f{value}".encode())
-        return mac.hexdigest()[:32]
+        """HMAC-SHA256 of the text, its first 32 hex digits (as `hmac.new(...).hexdigest()`)."""
+        inner = self._inner.copy()
+        inner.update(f"{kind}\x1f{value}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:32]
+
+
+_BLOCK = hashlib.sha256().block_size  # 64 bytes: a longer key is hashed first (RFC 2104)
