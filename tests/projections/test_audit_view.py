@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -10,13 +12,13 @@ from uuid import UUID
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
-from mediation.projections import AuditEntry, AuditQuery, Projections, audit
+from mediation.projections import AuditEntry, AuditQuery, Projections, audit, audit_query
 from tests.projections.projection_support import EVERYWHERE, Desk, World, registration
 
 APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
@@ -132,6 +134,82 @@ def test_filters_by_actor_type_center_and_time(
     ]
 
 
+@pytest.mark.parametrize("narrow", [0, 10_000], ids=["window-read-in-log-order", "by-moment"])
+def test_a_time_window_lists_the_same_events_whichever_way_it_is_read(
+    projections: Projections,
+    history: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    narrow: int,
+) -> None:
+    """On SQLite a window of few events is read through the index of moments, one of many in
+    log order (see `audit_query._by_moment`): both list the window's events alike, whatever
+    the other filters."""
+    monkeypatch.setattr(audit_query, "NARROW_WINDOW", narrow)
+    start = history["start"]
+    first_two_hours = {"since": start, "until": start + timedelta(hours=2)}
+
+    assert [(e.case_id, e.type) for e in entries(projections, **first_two_hours)] == [
+        (history["here"], t)
+        for t in (
+            "Registered",
+            "Amended",
+            "Accepted",
+            "Routed",
+            "ConsentRecorded",
+            "ConsentRecorded",
+        )
+    ] + [(history["other"], "Registered"), (history["other"], "Escalated")]
+    assert [e.type for e in entries(projections, actor="sup", **first_two_hours)] == ["Escalated"]
+    assert [
+        e.case_id for e in entries(projections, event_type="Registered", **first_two_hours)
+    ] == [
+        history["here"],
+        history["other"],
+    ]
+    assert entries(projections, centers=frozenset({"dz"}), **first_two_hours) == []
+    assert [e.case_id for e in entries(projections, since=start + timedelta(hours=2))] == [
+        history["far"]
+    ]
+    assert [
+        e.version for e in entries(projections, case_id=history["other"], **first_two_hours)
+    ] == [1, 2]
+
+
+def test_on_sqlite_a_window_of_few_events_is_read_through_the_index_of_moments(
+    world: World, projections: Projections, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan SQLite makes for the page's query: the index of moments for a window holding
+    at most NARROW_WINDOW events, else the centers' index in log order (which stops after a
+    page when the window holds many). PostgreSQL's planner keeps statistics of its own: its
+    query is the same either way."""
+    engine = world.services.engine
+    table = projections.views["audit"].tables(1).events
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("SELECT") and "ORDER BY" in statement and table.name in statement:
+            statements.append((statement, parameters))
+
+    window = {"since": history["start"], "until": history["start"] + timedelta(hours=2)}
+    for narrow in (10_000, 0):
+        monkeypatch.setattr(audit_query, "NARROW_WINDOW", narrow)
+        with listening(engine, "before_cursor_execute", seen):
+            entries(projections, **window)
+    (few, many) = statements
+
+    if engine.dialect.name != "sqlite":
+        assert few == many
+        return
+    plans = []
+    with engine.connect() as conn:
+        for statement, parameters in (few, many):
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            plans.append(" ".join(str(step[-1]) for step in plan))
+    assert f"INDEX ix_{table.name}_at " in plans[0]
+    assert f"ix_{table.name}_at " not in plans[1]
+    assert f"INDEX ix_{table.name}_center " in plans[1]
+
+
 def test_pages_follow_each_other_in_log_order(
     projections: Projections, history: dict[str, Any]
 ) -> None:
@@ -218,3 +296,12 @@ def test_an_event_gone_from_the_log_fails_the_page_naming_its_position(
         entries(projections, case_id=case_id)
     first = audit(projections, AuditQuery(EVERYWHERE, case_id=case_id, limit=1)).items
     assert [e.position for e in first] == [listed[0].position]  # a page without it is shown
+
+
+@contextmanager
+def listening(target: Any, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    event.listen(target, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(target, name, listener)

@@ -78,9 +78,8 @@ def read_audit(
     """A page of the trail: the view's rows, each with its event's facts read from `log`."""
     query.check()
     t = tables.events
-    statement = (
-        select(t).where(*_filters(tables, query)).order_by(t.c.position).limit(query.limit + 1)
-    )
+    filters = _filters(tables, query, _by_moment(conn, tables, query))
+    statement = select(t).where(*filters).order_by(t.c.position).limit(query.limit + 1)
     rows = list(conn.execute(statement))
     shown = rows[: query.limit]
     events = log.events_at([row.position for row in shown])
@@ -98,13 +97,48 @@ def shown_data(event: Case.Event) -> dict[str, Any]:
     return loaded
 
 
-def _filters(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]]:
+def _by_moment(conn: Connection, tables: AuditTables, query: AuditQuery) -> bool:
+    """Whether to read a time window's events through the index of their moments: on SQLite,
+    when the window holds at most NARROW_WINDOW events (one query on that index finds out).
+
+    SQLite's planner, which has no statistics of the view, reads the events of each center
+    (or actor, or type) in log order until it has the page, which is quick when the window
+    holds many of them and slow when it holds few: at 1,000,000 events, an hour's 400 events
+    took 0.4 s, a day's 10,000 8 ms, a month's 0.5 ms. Through the index of moments the
+    window's events are read and sorted: the hour 2-7 ms, the month 0.2 s.
+    """
+    if conn.dialect.name != "sqlite" or (query.since is None and query.until is None):
+        return False
     c = tables.events.c
-    found: list[ColumnElement[bool]] = [c.center.in_(sorted(query.centers))]
+    window = [c.at >= utc_bound(query.since)] if query.since is not None else []
+    if query.until is not None:
+        window.append(c.at < utc_bound(query.until))
+    beyond = select(c.at).where(*window).limit(1).offset(NARROW_WINDOW)
+    return conn.execute(beyond).first() is None
+
+
+# Events in a time window at most, for it to be read through the index of moments (see
+# `_by_moment`): reading and sorting that many took about as long as the other way.
+NARROW_WINDOW = 2000
+
+
+def _filters(
+    tables: AuditTables, query: AuditQuery, by_moment: bool = False
+) -> list[ColumnElement[bool]]:
+    """The query's conditions; `by_moment`: the center's, actor's and type's written so that
+    no index of theirs can serve them (`column || ''`), which leaves the planner the index
+    of moments (or a case's, for one case's events)."""
+    c = tables.events.c
+    center: ColumnElement[Any] = c.center
+    actor: ColumnElement[Any] = c.actor_user
+    event_type: ColumnElement[Any] = c.event_type
+    if by_moment:
+        center, actor, event_type = center.concat(""), actor.concat(""), event_type.concat("")
+    found: list[ColumnElement[bool]] = [center.in_(sorted(query.centers))]
     for column, value in (
-        (c.actor_user, query.actor),
+        (actor, query.actor),
         (c.case_id, query.case_id),
-        (c.event_type, query.event_type),
+        (event_type, query.event_type),
     ):
         if value is not None:
             found.append(column == value)

@@ -1,0 +1,130 @@
+"""`python -m bench.audit_pages`: how long a page of the audit trail takes, as supervisors ask.
+
+A page is the view's rows of the matching events plus each event's facts read from the log
+and masked (see `projections.audit_query`). The log is the bench's own (made into `--log` if
+that file does not exist, as `python -m bench.instructions` makes it); the queries run on a
+copy, whose audit view is rebuilt first, so the file itself is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bench.bench_projections import ALL_CENTERS, BIG_TOWN, PARENT, TOWNS, World
+from bench.instructions import generate
+from bench.records import Latency, summarize
+from bench.views import _world
+from mediation.projections import AuditQuery, audit, cursor
+
+WARM_UP = 2  # unmeasured runs of each query: plans and caches warm
+
+
+@dataclass(frozen=True)
+class PageRun:
+    query: str
+    entries: int  # on the page
+    latency: Latency
+
+
+def audit_queries(world: World, second_page: str | None) -> dict[str, AuditQuery]:
+    """A city supervisor's and a county supervisor's usual questions, by each filter; the
+    trail lists events in log order, and the time windows end at the log's middle event."""
+    county = PARENT[BIG_TOWN]
+    everywhere = frozenset(ALL_CENTERS)
+    subtree = frozenset({county, *TOWNS[county]})
+    middle_cursor = cursor.encode("audit", world.head() // 2)
+    middle = audit(world.projections, AuditQuery(everywhere, limit=1, cursor=middle_cursor))
+    some_case = audit(world.projections, AuditQuery(frozenset({BIG_TOWN}), limit=1)).items[0]
+    end = middle.items[0].at
+    return {
+        "city supervisor, first 50": AuditQuery(everywhere),
+        "city supervisor, page 2 (cursor)": AuditQuery(everywhere, cursor=second_page),
+        "city supervisor, first 200": AuditQuery(everywhere, limit=200),
+        "county supervisor (7 centers)": AuditQuery(subtree),
+        "one case's history": AuditQuery(everywhere, case_id=some_case.case_id),
+        "one actor (a town's clerk)": AuditQuery(everywhere, actor=f"clerk.{BIG_TOWN}"),
+        "one event type (Escalated)": AuditQuery(everywhere, event_type="Escalated"),
+        "an hour": AuditQuery(everywhere, since=end - timedelta(hours=1), until=end),
+        "a day": AuditQuery(everywhere, since=end - timedelta(days=1), until=end),
+        "a week": AuditQuery(everywhere, since=end - timedelta(days=7), until=end),
+        "an hour, one town's clerk": AuditQuery(
+            everywhere, actor=f"clerk.{BIG_TOWN}", since=end - timedelta(hours=1), until=end
+        ),
+    }
+
+
+def measure(world: World, repeats: int) -> list[PageRun]:
+    """Each query `repeats` times, after WARM_UP runs; the entries of its page."""
+    first = audit(world.projections, AuditQuery(frozenset(ALL_CENTERS)))
+    gc.collect()
+    runs = []
+    for label, query in audit_queries(world, first.next_cursor).items():
+        for _ in range(WARM_UP):
+            page = audit(world.projections, query)
+        samples = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            page = audit(world.projections, query)
+            samples.append((time.perf_counter() - began) * 1000)
+        runs.append(PageRun(label, len(page.items), summarize(samples)))
+    return runs
+
+
+@contextmanager
+def rebuilt_copy(log: Path) -> Iterator[World]:
+    """The bench's world on a copy of `log`, its audit view rebuilt from the whole log."""
+    with tempfile.TemporaryDirectory(prefix="mediation-audit-pages-") as folder:
+        database = Path(folder) / "log.db"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{log}{suffix}").exists():
+                shutil.copyfile(f"{log}{suffix}", f"{database}{suffix}")
+        world = _world(f"sqlite:///{database}")
+        try:
+            world.projections.rebuild(["audit"])
+            yield world
+        finally:
+            world.app.close()
+            world.projections.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.audit_pages",
+        description="Time pages of the audit trail on a copy of the bench's log (SQLite).",
+    )
+    parser.add_argument("--events", type=int, default=100_000, help="events of a new log")
+    parser.add_argument("--log", type=Path, required=True, help="the log: made if missing")
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs of each query")
+    args = parser.parse_args(argv)
+    if args.events < 1:
+        parser.error(f"--events: must be at least 1, not {args.events}")
+    if args.repeats < 1:
+        parser.error(f"--repeats: must be at least 1, not {args.repeats}")
+    if not args.log.exists():
+        print(f"generating {args.events:,} events into {args.log}")
+        generate(args.log, args.events)
+    with rebuilt_copy(args.log) as world:
+        events = world.head()
+        runs = measure(world, args.repeats)
+    print(
+        f"audit pages on {events:,} events, SQLite ({args.repeats} timed runs of each query "
+        f"after {WARM_UP} untimed): ms"
+    )
+    print(f"  {'query':<36} {'entries':>7} {'p50':>7} {'p99':>7} {'max':>7}")
+    for run in runs:
+        t = run.latency
+        print(f"  {run.query:<36} {run.entries:>7} {t.p50:>7.1f} {t.p99:>7.1f} {t.max:>7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
