@@ -107,13 +107,10 @@ def _by_moment(conn: Connection, tables: AuditTables, query: AuditQuery) -> bool
     took 0.4 s, a day's 10,000 8 ms, a month's 0.5 ms. Through the index of moments the
     window's events are read and sorted: the hour 2-7 ms, the month 0.2 s.
     """
-    if conn.dialect.name != "sqlite" or (query.since is None and query.until is None):
+    window = _window(tables, query)
+    if conn.dialect.name != "sqlite" or not window:
         return False
-    c = tables.events.c
-    window = [c.at >= utc_bound(query.since)] if query.since is not None else []
-    if query.until is not None:
-        window.append(c.at < utc_bound(query.until))
-    beyond = select(c.at).where(*window).limit(1).offset(NARROW_WINDOW)
+    beyond = select(tables.events.c.at).where(*window).limit(1).offset(NARROW_WINDOW)
     return conn.execute(beyond).first() is None
 
 
@@ -142,12 +139,18 @@ def _filters(
     ):
         if value is not None:
             found.append(column == value)
-    if query.since is not None:
-        found.append(c.at >= utc_bound(query.since))
-    if query.until is not None:
-        found.append(c.at < utc_bound(query.until))
+    found += _window(tables, query)
     if query.cursor is not None:
         found.append(c.position > _after(query.cursor))
+    return found
+
+
+def _window(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]]:
+    """The time window's conditions (none: no window)."""
+    at = tables.events.c.at
+    found = [at >= utc_bound(query.since)] if query.since is not None else []
+    if query.until is not None:
+        found.append(at < utc_bound(query.until))
     return found
 
 
