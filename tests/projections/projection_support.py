@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 
 from mediation.application import CaseApplication
 from mediation.bootstrap import Services
@@ -113,6 +116,16 @@ class World:
     desk: Desk
     clock: MovableClock
     tokens: dict[str, str]
+
+
+@contextmanager
+def listening(target: Any, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """`listener` for SQLAlchemy's event `name` on `target` during the body."""
+    sqlalchemy_event.listen(target, name, listener)
+    try:
+        yield
+    finally:
+        sqlalchemy_event.remove(target, name, listener)
 
 
 # -- the direct fold --------------------------------------------------------------------------

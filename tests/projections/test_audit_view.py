@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -12,14 +10,20 @@ from uuid import UUID
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections import AuditEntry, AuditQuery, Projections, audit, audit_query
-from tests.projections.projection_support import EVERYWHERE, Desk, World, registration
+from tests.projections.projection_support import (
+    EVERYWHERE,
+    Desk,
+    World,
+    listening,
+    registration,
+)
 
 APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
 RESPONDENT = ("王五", "13908910002", "X12345678")
@@ -296,12 +300,3 @@ def test_an_event_gone_from_the_log_fails_the_page_naming_its_position(
         entries(projections, case_id=case_id)
     first = audit(projections, AuditQuery(EVERYWHERE, case_id=case_id, limit=1)).items
     assert [e.position for e in first] == [listed[0].position]  # a page without it is shown
-
-
-@contextmanager
-def listening(target: Any, name: str, listener: Callable[..., None]) -> Iterator[None]:
-    event.listen(target, name, listener)
-    try:
-        yield
-    finally:
-        event.remove(target, name, listener)

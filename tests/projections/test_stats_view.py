@@ -13,7 +13,7 @@ from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Channel, Outcome, Referral
 from mediation.projections import StatsQuery, StatsReport, stats, stats_csv
-from tests.projections.projection_support import TENZIN, World, registration
+from tests.projections.projection_support import TENZIN, World, listening, registration
 
 HERE = frozenset({"cg-a"})
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
@@ -166,6 +166,45 @@ def test_the_csv_has_a_line_per_row_then_the_totals(
     assert lines[0]["success_rate"] == "0.3333"
     assert lines[0]["closed_withdrawn"] == "1"
     assert lines[1]["overdue_now"] == "1"
+
+
+@pytest.mark.parametrize(
+    "group_by", [("month",), ("day",), ("week", "dispute_type", "channel"), ("dispute_type",)]
+)
+def test_the_figures_are_read_from_one_index_alone_whatever_they_are_grouped_by(
+    history: World, group_by: tuple[str, ...]
+) -> None:
+    """Every figure is counted over centers and days from the facts: on SQLite the facts'
+    statements read the index of the figures alone, in its order, never a fact's row (at
+    1,000,000 events all centers' figures took 2.7 s through an index of center and day
+    only). On PostgreSQL, whose planner decides with statistics of its own, that index is
+    there with the same columns."""
+    engine = history.services.engine
+    facts = history.projections.views["stats"].tables(1).facts
+    index = f"ix_{facts.name}_figures"
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("SELECT") and facts.name in statement:
+            statements.append((statement, parameters))
+
+    with listening(engine, "before_cursor_execute", seen):
+        figures = report(history, group_by=group_by)
+
+    assert sum(total.counts["registered"] for total in figures.totals) == 6
+    assert len(statements) == 2  # the counts, and the days to close
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            found = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = %(i)s", {"i": index}
+            ).scalar()
+            columns = "center, day, kind, outcome, month, week, dispute_type, channel, days"
+            assert found is not None
+            assert found.endswith(f"({columns})")
+            return
+        for statement, parameters in statements:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            assert f"USING COVERING INDEX {index} " in " ".join(str(s[-1]) for s in plan)
 
 
 @pytest.mark.parametrize("group_by", [("hour",), ("day", "month")])

@@ -168,9 +168,14 @@ class StatsView(View[StatsTables]):
             Column("month", Date, nullable=False),
             Column("days", Float),  # registration to closure, for `closed` facts
         )
-        Index(
-            f"ix_stats_facts{suffix}_center_day", facts.c.center, facts.c.day, info=QUERY_ONLY_INDEX
-        )
+        # Every figure is counted over a scope of centers and days: this index holds, in that
+        # order, every column the figures group, count or take the days from, so that they
+        # are read from the index alone, in runs, instead of looking up each fact's row
+        # (all centers' figures over 1,000,000 events: 0.6 s instead of 2.7; built in 1.0 s
+        # at the end of a rebuild instead of 0.6 for an index of center and day alone).
+        f = facts.c
+        figures = (f.center, f.day, f.kind, f.outcome, f.month, f.week, f.dispute_type, f.channel)
+        Index(f"ix_stats_facts{suffix}_figures", *figures, f.days, info=QUERY_ONLY_INDEX)
         cases = Table(
             f"stats_cases{suffix}",
             metadata,
