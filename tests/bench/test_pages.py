@@ -1,4 +1,5 @@
-"""`python -m bench.audit_pages`: audit pages timed on a copy of the bench's log."""
+"""`python -m bench.pages`: the audit trail's and the statistics' pages timed on a copy of the
+bench's log."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.audit_pages import audit_queries, main, measure, rebuilt_copy
 from bench.instructions import generate
+from bench.pages import audit_queries, main, measure, rebuilt_copy, stats_queries
 
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("audit-pages") / "log.db"
+    path = tmp_path_factory.mktemp("pages") / "log.db"
     generate(path, 1_000)
     return path
 
@@ -29,16 +30,19 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
     with rebuilt_copy(log) as world:
         runs = measure(world, repeats=3)
         head = world.head()
-        labels = list(audit_queries(world, None))
+        labels = [f"audit: {label}" for label in audit_queries(world, None)]
+        labels += [f"stats: {label}" for label in stats_queries(world)]
 
     assert digest(log) == before
     assert [run.query for run in runs] == labels
     assert all(run.latency.count == 3 and run.latency.p50 > 0 for run in runs)
     found = {run.query: run.entries for run in runs}
-    assert found["city supervisor, first 50"] == 50
-    assert found["city supervisor, first 200"] == min(200, head)
-    assert found["one case's history"] >= 1
-    assert found["one actor (a town's clerk)"] >= 1
+    assert found["audit: city supervisor, first 50"] == 50
+    assert found["audit: city supervisor, first 200"] == min(200, head)
+    assert found["audit: one case's history"] >= 1
+    assert found["audit: one actor (a town's clerk)"] >= 1
+    assert found["stats: city, by month"] >= 1  # the figures span the whole log
+    assert found["stats: one town, by month"] >= 1
 
 
 def test_the_command_prints_each_query_with_its_entries_and_percentiles(
@@ -48,12 +52,13 @@ def test_the_command_prints_each_query_with_its_entries_and_percentiles(
 
     printed = capsys.readouterr().out.splitlines()
     assert re.fullmatch(
-        r"audit pages on 1,0\d\d events, SQLite \(1 timed runs of each query after 2 untimed\): ms",
+        r"pages on 1,0\d\d events, SQLite \(1 timed runs of each query after 2 untimed\): ms",
         printed[0],
     )
     rows = printed[2:]
-    assert rows[0].split()[:3] == ["city", "supervisor,", "first"]
-    assert len(rows) == 11
+    assert rows[0].split()[:4] == ["audit:", "city", "supervisor,", "first"]
+    assert rows[-1].split()[:4] == ["stats:", "one", "town,", "by"]
+    assert len(rows) == 11 + 5
     for row in rows:
         entries, p50, p99, largest = row.split()[-4:]
         assert int(entries) >= 0

@@ -1,9 +1,12 @@
-"""`python -m bench.audit_pages`: how long a page of the audit trail takes, as supervisors ask.
+"""`python -m bench.pages`: how long the supervisors' pages take, the audit trail's and the
+statistics', as they ask for them.
 
-A page is the view's rows of the matching events plus each event's facts read from the log
-and masked (see `projections.audit_query`). The log is the bench's own (made into `--log` if
-that file does not exist, as `python -m bench.instructions` makes it); the queries run on a
-copy, whose audit view is rebuilt first, so the file itself is left as it is.
+An audit page is the view's rows of the matching events plus each event's facts read from the
+log and masked (see `projections.audit_query`); a statistics page the figures of a scope of
+centers and days (see `projections.stats_query`). The log is the bench's own (made into
+`--log` if that file does not exist, as `python -m bench.instructions` makes it); the queries
+run on a copy, whose audit and statistics views are rebuilt first, so the file itself is left
+as it is.
 """
 
 from __future__ import annotations
@@ -13,25 +16,29 @@ import gc
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from bench.bench_projections import ALL_CENTERS, BIG_TOWN, PARENT, TOWNS, World
 from bench.instructions import generate
 from bench.records import Latency, summarize
 from bench.views import _world
-from mediation.projections import AuditQuery, audit, cursor
+from mediation.projections import AuditQuery, StatsQuery, audit, cursor, stats
 
 WARM_UP = 2  # unmeasured runs of each query: plans and caches warm
 
 
+REBUILT = ["audit", "stats"]  # the views the pages read, rebuilt on the copy
+
+
 @dataclass(frozen=True)
 class PageRun:
-    query: str
-    entries: int  # on the page
+    query: str  # "audit: ..." or "stats: ..."
+    entries: int  # on the page (statistics: rows, totals not counted)
     latency: Latency
 
 
@@ -62,34 +69,68 @@ def audit_queries(world: World, second_page: str | None) -> dict[str, AuditQuery
     }
 
 
+def stats_queries(world: World) -> dict[str, StatsQuery]:
+    """The figures a city, a county and a town supervisor ask for, over the whole log."""
+    county = PARENT[BIG_TOWN]
+    everywhere = frozenset(ALL_CENTERS)
+    subtree = frozenset({county, *TOWNS[county]})
+    first = audit(world.projections, AuditQuery(everywhere, limit=1)).items[0].at
+    # a year from the log's first event: the whole log (the generator's moments do not
+    # follow the log's order, so its last event need not be its latest)
+    span = ((first - timedelta(days=1)).date(), (first + timedelta(days=366)).date())
+    return {
+        "city, by month": StatsQuery(everywhere, *span),
+        "city, by day": StatsQuery(everywhere, *span, group_by=("day",)),
+        "city, by month, dispute type and channel": StatsQuery(
+            everywhere, *span, group_by=("month", "dispute_type", "channel")
+        ),
+        "county (7 centers), by week": StatsQuery(subtree, *span, group_by=("week",)),
+        "one town, by month": StatsQuery(frozenset({BIG_TOWN}), *span),
+    }
+
+
 def measure(world: World, repeats: int) -> list[PageRun]:
     """Each query `repeats` times, after WARM_UP runs; the entries of its page."""
     first = audit(world.projections, AuditQuery(frozenset(ALL_CENTERS)))
+    now = datetime.now(UTC)
+    pages: dict[str, Callable[[], int]] = {}
+    for label, query in audit_queries(world, first.next_cursor).items():
+        pages[f"audit: {label}"] = partial(_audit_entries, world, query)
+    for label, figures in stats_queries(world).items():
+        pages[f"stats: {label}"] = partial(_stats_rows, world, figures, now)
     gc.collect()
     runs = []
-    for label, query in audit_queries(world, first.next_cursor).items():
+    for label, page in pages.items():
         for _ in range(WARM_UP):
-            page = audit(world.projections, query)
+            entries = page()
         samples = []
         for _ in range(repeats):
             began = time.perf_counter()
-            page = audit(world.projections, query)
+            entries = page()
             samples.append((time.perf_counter() - began) * 1000)
-        runs.append(PageRun(label, len(page.items), summarize(samples)))
+        runs.append(PageRun(label, entries, summarize(samples)))
     return runs
+
+
+def _audit_entries(world: World, query: AuditQuery) -> int:
+    return len(audit(world.projections, query).items)
+
+
+def _stats_rows(world: World, query: StatsQuery, now: datetime) -> int:
+    return len(stats(world.projections, query, now).rows)
 
 
 @contextmanager
 def rebuilt_copy(log: Path) -> Iterator[World]:
-    """The bench's world on a copy of `log`, its audit view rebuilt from the whole log."""
-    with tempfile.TemporaryDirectory(prefix="mediation-audit-pages-") as folder:
+    """The bench's world on a copy of `log`, the views the pages read rebuilt from it."""
+    with tempfile.TemporaryDirectory(prefix="mediation-pages-") as folder:
         database = Path(folder) / "log.db"
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{log}{suffix}").exists():
                 shutil.copyfile(f"{log}{suffix}", f"{database}{suffix}")
         world = _world(f"sqlite:///{database}")
         try:
-            world.projections.rebuild(["audit"])
+            world.projections.rebuild(REBUILT)
             yield world
         finally:
             world.app.close()
@@ -98,8 +139,9 @@ def rebuilt_copy(log: Path) -> Iterator[World]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.audit_pages",
-        description="Time pages of the audit trail on a copy of the bench's log (SQLite).",
+        prog="python -m bench.pages",
+        description="Time the audit trail's and the statistics' pages on a copy of the "
+        "bench's log (SQLite).",
     )
     parser.add_argument("--events", type=int, default=100_000, help="events of a new log")
     parser.add_argument("--log", type=Path, required=True, help="the log: made if missing")
@@ -116,13 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         events = world.head()
         runs = measure(world, args.repeats)
     print(
-        f"audit pages on {events:,} events, SQLite ({args.repeats} timed runs of each query "
+        f"pages on {events:,} events, SQLite ({args.repeats} timed runs of each query "
         f"after {WARM_UP} untimed): ms"
     )
-    print(f"  {'query':<36} {'entries':>7} {'p50':>7} {'p99':>7} {'max':>7}")
+    print(f"  {'page':<56} {'entries':>7} {'p50':>7} {'p99':>7} {'max':>7}")
     for run in runs:
         t = run.latency
-        print(f"  {run.query:<36} {run.entries:>7} {t.p50:>7.1f} {t.p99:>7.1f} {t.max:>7.1f}")
+        print(f"  {run.query:<56} {run.entries:>7} {t.p50:>7.1f} {t.p99:>7.1f} {t.max:>7.1f}")
     return 0
 
 
