@@ -133,9 +133,14 @@ def read_stats(
     for *key, kind, outcome, number in counts:
         for row in _rows(query, rows, totals, tuple(key)):
             _count(row, kind, outcome, number)
+    # Each key's days to close gathered first, then added to its rows at once, rather than
+    # finding the rows again for every closed case.
+    closed: dict[Key, list[float]] = {}
     for *key, days in durations:
-        for row in _rows(query, rows, totals, tuple(key)):
-            row.days_to_close.append(days)
+        closed.setdefault(tuple(key), []).append(days)
+    for closed_key, all_days in closed.items():
+        for row in _rows(query, rows, totals, closed_key):
+            row.days_to_close += all_days
     for center_key, number in _overdue(conn, tables, query, now).items():
         _total(query, totals, center_key).overdue_now = number
     for row in totals.values():
