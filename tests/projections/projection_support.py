@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy import event as sqlalchemy_event
 
 from mediation.application import CaseApplication
@@ -118,14 +119,30 @@ class World:
     tokens: dict[str, str]
 
 
+Statement = tuple[str, Any]  # as the driver got it: its text and its parameters
+
+
 @contextmanager
-def listening(target: Any, name: str, listener: Callable[..., None]) -> Iterator[None]:
-    """`listener` for SQLAlchemy's event `name` on `target` during the body."""
-    sqlalchemy_event.listen(target, name, listener)
+def selects_of(engine: Engine, table: str) -> Iterator[list[Statement]]:
+    """The SELECT statements naming `table` that `engine` runs during the body, in order."""
+    found: list[Statement] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("SELECT") and table in statement:
+            found.append((statement, parameters))
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", seen)
     try:
-        yield
+        yield found
     finally:
-        sqlalchemy_event.remove(target, name, listener)
+        sqlalchemy_event.remove(engine, "before_cursor_execute", seen)
+
+
+def sqlite_plan(engine: Engine, statement: Statement) -> str:
+    """SQLite's plan for a statement (EXPLAIN QUERY PLAN), its steps in one line."""
+    with engine.connect() as conn:
+        steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement[0]}", statement[1]).all()
+    return " ".join(str(step[-1]) for step in steps)
 
 
 # -- the direct fold --------------------------------------------------------------------------

@@ -21,8 +21,9 @@ from tests.projections.projection_support import (
     EVERYWHERE,
     Desk,
     World,
-    listening,
     registration,
+    selects_of,
+    sqlite_plan,
 )
 
 APPLICANT = ("བསྟན་འཛིན་", "138 0891 0001", "540102199001011234")
@@ -188,27 +189,19 @@ def test_on_sqlite_a_window_of_few_events_is_read_through_the_index_of_moments(
     query is the same either way."""
     engine = world.services.engine
     table = projections.views["audit"].tables(1).events
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.startswith("SELECT") and "ORDER BY" in statement and table.name in statement:
-            statements.append((statement, parameters))
-
     window = {"since": history["start"], "until": history["start"] + timedelta(hours=2)}
+    pages = []  # the page's statement (the probe of the window has no ORDER BY)
     for narrow in (10_000, 0):
         monkeypatch.setattr(audit_query, "NARROW_WINDOW", narrow)
-        with listening(engine, "before_cursor_execute", seen):
+        with selects_of(engine, table.name) as statements:
             entries(projections, **window)
-    (few, many) = statements
+        pages += [statement for statement in statements if "ORDER BY" in statement[0]]
+    (few, many) = pages
 
     if engine.dialect.name != "sqlite":
         assert few == many
         return
-    plans = []
-    with engine.connect() as conn:
-        for statement, parameters in (few, many):
-            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-            plans.append(" ".join(str(step[-1]) for step in plan))
+    plans = [sqlite_plan(engine, few), sqlite_plan(engine, many)]
     assert f"INDEX ix_{table.name}_at " in plans[0]
     assert f"ix_{table.name}_at " not in plans[1]
     assert f"INDEX ix_{table.name}_center " in plans[1]

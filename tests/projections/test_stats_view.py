@@ -13,7 +13,13 @@ from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import Channel, Outcome, Referral
 from mediation.projections import StatsQuery, StatsReport, stats, stats_csv
-from tests.projections.projection_support import TENZIN, World, listening, registration
+from tests.projections.projection_support import (
+    TENZIN,
+    World,
+    registration,
+    selects_of,
+    sqlite_plan,
+)
 
 HERE = frozenset({"cg-a"})
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
@@ -182,29 +188,22 @@ def test_the_figures_are_read_from_one_index_alone_whatever_they_are_grouped_by(
     engine = history.services.engine
     facts = history.projections.views["stats"].tables(1).facts
     index = f"ix_{facts.name}_figures"
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.startswith("SELECT") and facts.name in statement:
-            statements.append((statement, parameters))
-
-    with listening(engine, "before_cursor_execute", seen):
+    with selects_of(engine, facts.name) as statements:
         figures = report(history, group_by=group_by)
 
     assert sum(total.counts["registered"] for total in figures.totals) == 6
     assert len(statements) == 2  # the counts, and the days to close
-    with engine.connect() as conn:
-        if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
             found = conn.exec_driver_sql(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = %(i)s", {"i": index}
             ).scalar()
-            columns = "center, day, kind, outcome, month, week, dispute_type, channel, days"
-            assert found is not None
-            assert found.endswith(f"({columns})")
-            return
-        for statement, parameters in statements:
-            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-            assert f"USING COVERING INDEX {index} " in " ".join(str(s[-1]) for s in plan)
+        columns = "center, day, kind, outcome, month, week, dispute_type, channel, days"
+        assert found is not None
+        assert found.endswith(f"({columns})")
+        return
+    for statement in statements:
+        assert f"USING COVERING INDEX {index} " in sqlite_plan(engine, statement)
 
 
 @pytest.mark.parametrize("group_by", [("hour",), ("day", "month")])
