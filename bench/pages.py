@@ -43,8 +43,8 @@ class PageRun:
 
 
 def audit_queries(world: World, second_page: str | None) -> dict[str, AuditQuery]:
-    """A city supervisor's and a county supervisor's usual questions, by each filter; the
-    trail lists events in log order, and the time windows end at the log's middle event."""
+    """A city supervisor's and a county supervisor's usual questions, by each filter, in log
+    order and some newest first; the time windows end at the log's middle event."""
     county = PARENT[BIG_TOWN]
     everywhere = frozenset(ALL_CENTERS)
     subtree = frozenset({county, *TOWNS[county]})
@@ -65,6 +65,17 @@ def audit_queries(world: World, second_page: str | None) -> dict[str, AuditQuery
         "a week": AuditQuery(everywhere, since=end - timedelta(days=7), until=end),
         "an hour, one town's clerk": AuditQuery(
             everywhere, actor=f"clerk.{BIG_TOWN}", since=end - timedelta(hours=1), until=end
+        ),
+        "city supervisor, newest 50": AuditQuery(everywhere, order="newest"),
+        "county supervisor, newest 50": AuditQuery(subtree, order="newest"),
+        "one event type (Escalated), newest": AuditQuery(
+            everywhere, event_type="Escalated", order="newest"
+        ),
+        "an hour, newest first": AuditQuery(
+            everywhere, since=end - timedelta(hours=1), until=end, order="newest"
+        ),
+        "a day, newest first": AuditQuery(
+            everywhere, since=end - timedelta(days=1), until=end, order="newest"
         ),
     }
 

@@ -41,6 +41,7 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
     assert found["audit: city supervisor, first 200"] == min(200, head)
     assert found["audit: one case's history"] >= 1
     assert found["audit: one actor (a town's clerk)"] >= 1
+    assert found["audit: city supervisor, newest 50"] == 50
     assert found["stats: city, by month"] >= 1  # the figures span the whole log
     assert found["stats: one town, by month"] >= 1
 
@@ -58,7 +59,7 @@ def test_the_command_prints_each_query_with_its_entries_and_percentiles(
     rows = printed[2:]
     assert rows[0].split()[:4] == ["audit:", "city", "supervisor,", "first"]
     assert rows[-1].split()[:4] == ["stats:", "one", "town,", "by"]
-    assert len(rows) == 11 + 5
+    assert len(rows) == 16 + 5
     for row in rows:
         entries, p50, p99, largest = row.split()[-4:]
         assert int(entries) >= 0

@@ -1,8 +1,10 @@
-"""The audit trail: every event across cases, filtered, in log order; parties masked."""
+"""The audit trail: every event across cases, filtered, in log order or newest first; parties
+masked."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -17,6 +19,7 @@ from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections import AuditEntry, AuditQuery, Projections, audit, audit_query
+from mediation.projections.audit_query import Order
 from tests.projections.projection_support import (
     EVERYWHERE,
     Desk,
@@ -33,6 +36,17 @@ RESPONDENT = ("王五", "13908910002", "X12345678")
 def entries(projections: Projections, **filters: Any) -> list[AuditEntry]:
     centers = filters.pop("centers", EVERYWHERE)
     return audit(projections, AuditQuery(centers, limit=200, **filters)).items
+
+
+def every_page(projections: Projections, query: AuditQuery) -> list[list[int]]:
+    """The positions of each page of a query's list, its cursors followed to the end."""
+    pages: list[list[int]] = []
+    cursor = query.cursor
+    while True:
+        page = audit(projections, replace(query, cursor=cursor))
+        pages.append([e.position for e in page.items])
+        if (cursor := page.next_cursor) is None:
+            return pages
 
 
 @pytest.fixture(scope="module")
@@ -211,16 +225,77 @@ def test_pages_follow_each_other_in_log_order(
     projections: Projections, history: dict[str, Any]
 ) -> None:
     everything = entries(projections)
-    pages: list[list[int]] = []
-    cursor = None
-    while True:
-        page = audit(projections, AuditQuery(EVERYWHERE, limit=4, cursor=cursor))
-        pages.append([e.position for e in page.items])
-        if (cursor := page.next_cursor) is None:
-            break
+
+    pages = every_page(projections, AuditQuery(EVERYWHERE, limit=4))
 
     assert [p for page in pages for p in page] == [e.position for e in everything]
     assert [len(page) for page in pages] == [4, 4, 1]
+
+
+@pytest.mark.parametrize("narrow", [0, 10_000], ids=["window-read-in-log-order", "by-moment"])
+def test_newest_first_lists_the_same_events_as_log_order_reversed_under_every_filter(
+    projections: Projections,
+    history: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    narrow: int,
+) -> None:
+    monkeypatch.setattr(audit_query, "NARROW_WINDOW", narrow)
+    start = history["start"]
+    first_two_hours = {"since": start, "until": start + timedelta(hours=2)}
+    questions: list[dict[str, Any]] = [
+        {},
+        first_two_hours,
+        {"actor": "sup"},
+        {"event_type": "Registered"},
+        {"event_type": "Registered", **first_two_hours},
+        {"case_id": history["here"]},
+        {"case_id": history["other"], **first_two_hours},
+        {"centers": frozenset({"cg-a"})},
+        {"centers": frozenset({"dz"}), **first_two_hours},
+        {"since": start + timedelta(hours=1)},
+    ]
+    for question in questions:
+        oldest = [(e.position, e.type) for e in entries(projections, **question)]
+        newest = [(e.position, e.type) for e in entries(projections, order="newest", **question)]
+        assert newest == oldest[::-1], question
+    assert len(entries(projections)) == 9
+
+
+def test_pages_newest_first_go_back_through_the_log_without_gap_or_repeat(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    everything = [e.position for e in entries(projections)]
+
+    pages = every_page(projections, AuditQuery(EVERYWHERE, limit=4, order="newest"))
+
+    assert [p for page in pages for p in page] == everything[::-1]
+    assert [len(page) for page in pages] == [4, 4, 1]
+
+
+def test_a_cursor_continues_only_the_order_it_was_given_for(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    """A page's cursor names where its list stopped in its own order: taken to the other
+    order it would skip or repeat events, so it is refused, naming the cursor."""
+    orders: tuple[tuple[Order, Order], ...] = (("oldest", "newest"), ("newest", "oldest"))
+    for given, other in orders:
+        cursor = audit(projections, AuditQuery(EVERYWHERE, limit=2, order=given)).next_cursor
+        assert cursor is not None
+        with pytest.raises(InvalidFieldError) as refused:
+            audit(projections, AuditQuery(EVERYWHERE, cursor=cursor, order=other))
+        assert (refused.value.field, refused.value.reason) == (
+            "cursor",
+            "is not a cursor of this list",
+        )
+
+
+def test_an_order_other_than_oldest_or_newest_is_refused_naming_it(
+    projections: Projections, history: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidFieldError) as refused:
+        audit(projections, AuditQuery(EVERYWHERE, order="latest"))  # type: ignore[arg-type]
+    assert refused.value.field == "order"
+    assert "oldest, newest" in refused.value.reason
 
 
 def test_a_moment_without_a_time_zone_is_refused(

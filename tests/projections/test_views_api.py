@@ -138,6 +138,20 @@ def test_the_audit_trail_filters_masks_and_pages(
     assert len(positions) == 9  # every event: 5 + 1 + 2 + 1
 
 
+def test_the_audit_trail_pages_newest_first_on_request(
+    client: TestClient, world: World, cases: dict[str, UUID]
+) -> None:
+    oldest = get(client, world, "city_sup", AUDIT, limit=200).json()["items"]
+    first = get(client, world, "city_sup", AUDIT, limit=5, order="newest").json()
+    second = get(
+        client, world, "city_sup", AUDIT, limit=5, order="newest", cursor=first["next_cursor"]
+    ).json()
+
+    newest = [e["position"] for e in first["items"] + second["items"]]
+    assert newest == [e["position"] for e in oldest][::-1]
+    assert second["next_cursor"] is None
+
+
 def test_statistics_as_json_and_as_csv(
     client: TestClient, world: World, cases: dict[str, UUID]
 ) -> None:
@@ -169,6 +183,9 @@ def test_statistics_as_json_and_as_csv(
         (QUEUE, {"after": str(2**63)}),
         (AUDIT, {"cursor": cursor.encode("audit", 2**63)}),
         (AUDIT, {"cursor": cursor.encode("audit", True)}),
+        (AUDIT, {"order": "latest"}),
+        (AUDIT, {"cursor": cursor.encode("audit-newest", 3)}),  # a newest-first list's
+        (AUDIT, {"cursor": cursor.encode("audit", 3), "order": "newest"}),
         (QUEUE, {"cursor": cursor.encode("queue", "2026-03-02T09:00:00", str(UUID(int=1)))}),
         (QUEUE, {"cursor": cursor.encode("queue", "2026-03-02T09:00:00+08:00", 7)}),
     ],

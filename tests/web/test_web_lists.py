@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
+from mediation.web import routes_reports
 from tests.support import FakeClock
 from tests.web.web_support import act, register, sign_in
 
@@ -88,6 +90,44 @@ def test_the_audit_trail_is_for_supervisors_and_filters_by_who_and_what(
     assert "Registered → Awaiting routing" in row
     assert bad.status_code == 422
     assert "is not a case number" in bad.text
+
+
+def test_the_audit_page_lists_the_newest_first_unless_asked_for_the_oldest(
+    web_app: object, clerk: TestClient
+) -> None:
+    act(clerk, register(clerk), "accept")
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        newest = sup.get("/audit").text
+        oldest = sup.get("/audit?order=oldest").text
+        sideways = sup.get("/audit?order=sideways")
+
+    assert ["Accepted" in row for row in rows(newest)] == [True, False]
+    assert ["Accepted" in row for row in rows(oldest)] == [False, True]
+    assert '<option value="newest" selected>' in newest
+    assert '<option value="oldest" selected>' in oldest
+    assert sideways.status_code == 422
+    assert 'id="order-error"' in sideways.text
+    assert "choose one of the options" in sideways.text
+
+
+def test_notifications_show_the_newest_escalations_and_instructions_when_there_are_more(
+    web_app: object, clerk: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_reports, "NOTIFICATIONS_SHOWN", 3)
+    case_id = register(clerk, summary="多次督办")
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        for n in ("一", "二"):
+            escalated = act(sup, case_id, "escalate", reason=f"第{n}次升级", levels="1")
+            instructed = act(
+                sup, case_id, "supervise", instruction=f"第{n}次督办", due="2026-12-31"
+            )
+            assert (escalated.status_code, instructed.status_code) == (303, 303)
+        page = sup.get("/notifications").text
+
+    shown = re.findall(r"第.次(?:升级|督办)", page)
+    assert shown == ["第二次督办", "第二次升级", "第一次督办"]
 
 
 def test_statistics_draw_bars_for_the_figures(clerk: TestClient) -> None:

@@ -36,6 +36,7 @@ from mediation.projections import (
     stats,
     stats_csv,
 )
+from mediation.projections.audit_query import Order
 from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.stats import StatsView
 
@@ -240,11 +241,18 @@ def read_audit(
     ] = None,
     since: Annotated[datetime | None, Query(description="From this moment (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Before this moment")] = None,
+    order: Annotated[
+        Order,
+        Query(
+            description="`oldest` first (the log's order) or `newest` first; "
+            "a cursor continues the list in the order it was given for"
+        ),
+    ] = "oldest",
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = None,
 ) -> AuditPage:
-    """Supervisors (and admins): what happened in the centers below theirs, by whom and when, in log order."""
+    """Supervisors (and admins): what happened in the centers below theirs, by whom and when, in log order or newest first."""
     if actor.role not in WIDE_ROLES:
         raise PermissionDeniedError("only supervisors and admins may read the audit trail")
     query = AuditQuery(
@@ -256,6 +264,7 @@ def read_audit(
         until=until,
         limit=limit,
         cursor=cursor,
+        order=order,
     )
     with query_checks():
         query.check()

@@ -1,11 +1,11 @@
-"""Reading the audit trail: events across cases, filtered, in log order."""
+"""Reading the audit trail: events across cases, filtered, in log order or newest first."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, select
@@ -22,6 +22,9 @@ from mediation.projections.queue_query import MAX_LIMIT
 from mediation.store import json_text
 
 EVENT_TYPES = tuple(event_types())
+# The orders a page may list its events in: the log's (the oldest first) or the reverse.
+Order = Literal["oldest", "newest"]
+ORDERS: tuple[Order, ...] = ("oldest", "newest")
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,15 @@ class AuditQuery:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     limit: int = 50
-    cursor: str | None = None
+    cursor: str | None = None  # of a page listed in the same order
+    order: Order = "oldest"
 
     def check(self) -> None:
         """Refuse a query no page can answer, naming the parameter (InvalidFieldError)."""
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
+        if self.order not in ORDERS:
+            raise InvalidFieldError("order", f"must be one of {', '.join(ORDERS)}")
         if self.event_type is not None and self.event_type not in EVENT_TYPES:
             raise InvalidFieldError("type", f"must be one of {', '.join(EVENT_TYPES)}")
         for field, moment in (("since", self.since), ("until", self.until)):
@@ -49,7 +55,7 @@ class AuditQuery:
         if self.since is not None and self.until is not None and self.until < self.since:
             raise InvalidFieldError("until", "must not be before since")
         if self.cursor is not None:
-            _after(self.cursor)
+            _after(self)
 
 
 @dataclass(frozen=True)
@@ -75,17 +81,22 @@ class AuditPage:
 def read_audit(
     conn: Connection, tables: AuditTables, query: AuditQuery, log: EventLog
 ) -> AuditPage:
-    """A page of the trail: the view's rows, each with its event's facts read from `log`."""
+    """A page of the trail: the view's rows, each with its event's facts read from `log`.
+
+    The events are listed by their position in the log, which is the order they happened in
+    (two events of one moment in the order they were recorded), the oldest first or, for
+    `order="newest"`, the newest first; a page's cursor continues the list in its order."""
     query.check()
     t = tables.events
     filters = _filters(tables, query, _by_moment(conn, tables, query))
-    statement = select(t).where(*filters).order_by(t.c.position).limit(query.limit + 1)
+    ordering = t.c.position.desc() if query.order == "newest" else t.c.position
+    statement = select(t).where(*filters).order_by(ordering).limit(query.limit + 1)
     rows = list(conn.execute(statement))
     shown = rows[: query.limit]
     events = log.events_at([row.position for row in shown])
     items = [_entry(row, events) for row in shown]
     more = len(rows) > query.limit
-    return AuditPage(items, cursor.encode("audit", items[-1].position) if more else None)
+    return AuditPage(items, cursor.encode(_kind(query), items[-1].position) if more else None)
 
 
 def shown_data(event: Case.Event) -> dict[str, Any]:
@@ -102,10 +113,10 @@ def _by_moment(conn: Connection, tables: AuditTables, query: AuditQuery) -> bool
     when the window holds at most NARROW_WINDOW events (one query on that index finds out).
 
     SQLite's planner, which has no statistics of the view, reads the events of each center
-    (or actor, or type) in log order until it has the page, which is quick when the window
-    holds many of them and slow when it holds few: at 1,000,000 events, an hour's 400 events
-    took 0.4 s, a day's 10,000 8 ms, a month's 0.5 ms. Through the index of moments the
-    window's events are read and sorted: the hour 2-7 ms, the month 0.2 s.
+    (or actor, or type) in log order (or the reverse) until it has the page, which is quick
+    when the window holds many of them and slow when it holds few: at 1,000,000 events, an
+    hour's 400 events took 0.4 s, a day's 10,000 8 ms, a month's 0.5 ms. Through the index
+    of moments the window's events are read and sorted: the hour 2-7 ms, the month 0.2 s.
     """
     window = _window(tables, query)
     if conn.dialect.name != "sqlite" or not window:
@@ -141,7 +152,8 @@ def _filters(
             found.append(column == value)
     found += _window(tables, query)
     if query.cursor is not None:
-        found.append(c.position > _after(query.cursor))
+        after = _after(query)
+        found.append(c.position < after if query.order == "newest" else c.position > after)
     return found
 
 
@@ -154,12 +166,19 @@ def _window(tables: AuditTables, query: AuditQuery) -> list[ColumnElement[bool]]
     return found
 
 
-def _after(text: str) -> int:
-    """The position a cursor of this list continues after."""
-    (after,) = cursor.decode("audit", text, 1)
+def _after(query: AuditQuery) -> int:
+    """The position the query's cursor continues the list after, in the query's order; a
+    cursor of the list in the other order is refused (its pages would skip or repeat)."""
+    assert query.cursor is not None
+    (after,) = cursor.decode(_kind(query), query.cursor, 1)
     if type(after) is not int or not 0 <= after <= LARGEST_POSITION:
         raise InvalidFieldError("cursor", "is not a cursor of this list")
     return int(after)
+
+
+def _kind(query: AuditQuery) -> str:
+    """The kind of the cursors of a list in the query's order."""
+    return "audit" if query.order == "oldest" else "audit-newest"
 
 
 def _entry(row: Any, events: dict[int, Case.Event]) -> AuditEntry:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
 from mediation.projections import AuditQuery, QueueQuery, audit, queue
+from mediation.projections.audit_query import ORDERS, Order
 from mediation.web.core import SUPERVISING, ActorDep, TranslatorDep, Web, WebDep, render
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
@@ -106,9 +107,11 @@ def audit_page(
     event: Text = None,
     since: Text = None,
     until: Text = None,
+    order: Text = None,
     cursor: Text = None,
 ) -> HTMLResponse:
-    """Everything that happened to the cases below a supervisor: by whom, to which case, when."""
+    """Everything that happened to the cases below a supervisor: by whom, to which case, when;
+    the latest first, unless the form asks for the oldest."""
     filters = {
         "who": blank_none(who),
         "center": blank_none(center),
@@ -116,6 +119,7 @@ def audit_page(
         "event": blank_none(event),
         "since": blank_none(since),
         "until": blank_none(until),
+        "order": blank_none(order),
     }
     try:
         if actor.role not in SUPERVISING:
@@ -176,7 +180,18 @@ def _audit_query(
         until=local_midnight(web, "until", filters["until"], days_after=1),
         limit=PAGE,
         cursor=cursor,
+        order=_order(filters["order"]),
     )
+
+
+def _order(text: str | None) -> Order:
+    """The form's order: the newest first unless it names the other."""
+    if text is None:
+        return "newest"
+    for order in ORDERS:
+        if order == text:
+            return order
+    raise InvalidFieldError("order", N_("choose one of the options"))
 
 
 def local_midnight(web: Web, field: str, text: str | None, days_after: int = 0) -> datetime | None:

@@ -144,21 +144,20 @@ def mark_read(request: Request, web: WebDep, actor: ActorDep, form: FormDep) -> 
 
 
 def notifications(web: Web, actor: Actor, request: Request) -> list[AuditEntry]:
-    """The latest escalations and supervision instructions within the user's scope."""
+    """The latest escalations and supervision instructions within the user's scope: the
+    newest NOTIFICATIONS_SHOWN of each kind, then of both."""
     assert web.projections is not None
     web.caught_up(request, "audit")
     since = web.services.clock.now() - timedelta(days=NOTIFICATION_DAYS)
     found: list[AuditEntry] = []
     for event_type in NOTIFIED:
-        cursor = None
-        for _page in range(20):  # bounded: at most 4,000 of each kind are looked at
-            query = AuditQuery(
-                web.scope(actor), event_type=event_type, since=since, limit=200, cursor=cursor
-            )
-            page = audit(web.projections, query)
-            found += page.items
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        query = AuditQuery(
+            web.scope(actor),
+            event_type=event_type,
+            since=since,
+            limit=NOTIFICATIONS_SHOWN,
+            order="newest",
+        )
+        found += audit(web.projections, query).items
     found.sort(key=lambda entry: entry.position, reverse=True)
     return found[:NOTIFICATIONS_SHOWN]
