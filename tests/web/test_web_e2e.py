@@ -237,4 +237,17 @@ def supervisor_travels_back_and_switches_language(browser: Browser, base: str, u
     shot(page, "stats")
     page.get_by_role("link", name="待办列表").click()
     shot(page, "queue-zh")
+
+    # The audit trail lists the latest first; the form's order lists from the registration.
+    page.goto(f"{base}/audit")
+    rows = page.locator("table.audit tbody tr")
+    newest = rows.all_inner_texts()
+    page.locator("#order").select_option("oldest")
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_url(re.compile(r"order=oldest"))
+    oldest = rows.all_inner_texts()
+    assert len(newest) == 7
+    assert oldest == newest[::-1]
+    assert page.locator("#order").input_value() == "oldest"
+    shot(page, "audit-zh")
     page.context.close()
