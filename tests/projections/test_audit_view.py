@@ -18,8 +18,14 @@ from sqlalchemy.exc import OperationalError
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
-from mediation.projections import AuditEntry, AuditQuery, Projections, audit, audit_query
-from mediation.projections.audit_query import Order
+from mediation.projections import (
+    AuditEntry,
+    AuditOrder,
+    AuditQuery,
+    Projections,
+    audit,
+    audit_query,
+)
 from tests.projections.projection_support import (
     EVERYWHERE,
     Desk,
@@ -277,7 +283,7 @@ def test_a_cursor_continues_only_the_order_it_was_given_for(
 ) -> None:
     """A page's cursor names where its list stopped in its own order: taken to the other
     order it would skip or repeat events, so it is refused, naming the cursor."""
-    orders: tuple[tuple[Order, Order], ...] = (("oldest", "newest"), ("newest", "oldest"))
+    orders: tuple[tuple[AuditOrder, AuditOrder], ...] = (("oldest", "newest"), ("newest", "oldest"))
     for given, other in orders:
         cursor = audit(projections, AuditQuery(EVERYWHERE, limit=2, order=given)).next_cursor
         assert cursor is not None

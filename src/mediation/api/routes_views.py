@@ -25,6 +25,7 @@ from mediation.domain.errors import InvalidFieldError, PermissionDeniedError
 from mediation.domain.values import Actor
 from mediation.projections import (
     AuditEntry,
+    AuditOrder,
     AuditQuery,
     Projections,
     QueueItem,
@@ -36,7 +37,6 @@ from mediation.projections import (
     stats,
     stats_csv,
 )
-from mediation.projections.audit_query import Order
 from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.stats import StatsView
 
@@ -242,7 +242,7 @@ def read_audit(
     since: Annotated[datetime | None, Query(description="From this moment (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Before this moment")] = None,
     order: Annotated[
-        Order,
+        AuditOrder,
         Query(
             description="`oldest` first (the log's order) or `newest` first; "
             "a cursor continues the list in the order it was given for"

@@ -4,7 +4,13 @@ Each view is a set of SQLAlchemy tables in the event store's database, kept by a
 log in batches; its tracking position commits in the same transaction as its rows.
 """
 
-from mediation.projections.audit_query import AuditEntry, AuditPage, AuditQuery
+from mediation.projections.audit_query import (
+    AUDIT_ORDERS,
+    AuditEntry,
+    AuditOrder,
+    AuditPage,
+    AuditQuery,
+)
 from mediation.projections.queue_query import QueueItem, QueuePage, QueueQuery
 from mediation.projections.rebuild import RebuildRunningError
 from mediation.projections.service import Projections, ViewStatus
@@ -13,8 +19,10 @@ from mediation.projections.stats_csv import stats_csv
 from mediation.projections.stats_query import StatsQuery, StatsReport, StatsRow
 
 __all__ = [
+    "AUDIT_ORDERS",
     "VIEW_NAMES",
     "AuditEntry",
+    "AuditOrder",
     "AuditPage",
     "AuditQuery",
     "Projections",

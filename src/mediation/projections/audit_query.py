@@ -23,8 +23,8 @@ from mediation.store import json_text
 
 EVENT_TYPES = tuple(event_types())
 # The orders a page may list its events in: the log's (the oldest first) or the reverse.
-Order = Literal["oldest", "newest"]
-ORDERS: tuple[Order, ...] = ("oldest", "newest")
+AuditOrder = Literal["oldest", "newest"]
+AUDIT_ORDERS: tuple[AuditOrder, ...] = ("oldest", "newest")
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,14 @@ class AuditQuery:
     until: datetime | None = None  # exclusive
     limit: int = 50
     cursor: str | None = None  # of a page listed in the same order
-    order: Order = "oldest"
+    order: AuditOrder = "oldest"
 
     def check(self) -> None:
         """Refuse a query no page can answer, naming the parameter (InvalidFieldError)."""
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidFieldError("limit", f"must be between 1 and {MAX_LIMIT}")
-        if self.order not in ORDERS:
-            raise InvalidFieldError("order", f"must be one of {', '.join(ORDERS)}")
+        if self.order not in AUDIT_ORDERS:
+            raise InvalidFieldError("order", f"must be one of {', '.join(AUDIT_ORDERS)}")
         if self.event_type is not None and self.event_type not in EVENT_TYPES:
             raise InvalidFieldError("type", f"must be one of {', '.join(EVENT_TYPES)}")
         for field, moment in (("since", self.since), ("until", self.until)):

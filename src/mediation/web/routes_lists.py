@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
-from mediation.projections import AuditQuery, QueueQuery, audit, queue
-from mediation.projections.audit_query import ORDERS, Order
+from mediation.projections import AUDIT_ORDERS, AuditOrder, AuditQuery, QueueQuery, audit, queue
 from mediation.web.core import SUPERVISING, ActorDep, TranslatorDep, Web, WebDep, render
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
@@ -184,11 +183,11 @@ def _audit_query(
     )
 
 
-def _order(text: str | None) -> Order:
+def _order(text: str | None) -> AuditOrder:
     """The form's order: the newest first unless it names the other."""
     if text is None:
         return "newest"
-    for order in ORDERS:
+    for order in AUDIT_ORDERS:
         if order == text:
             return order
     raise InvalidFieldError("order", N_("choose one of the options"))
