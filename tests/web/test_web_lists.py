@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
-from mediation.web import routes_reports
+from mediation.web import routes_lists, routes_reports
 from tests.support import FakeClock
 from tests.web.web_support import act, register, sign_in
 
@@ -109,6 +110,29 @@ def test_the_audit_page_lists_the_newest_first_unless_asked_for_the_oldest(
     assert sideways.status_code == 422
     assert 'id="order-error"' in sideways.text
     assert "choose one of the options" in sideways.text
+
+
+def test_a_list_past_its_first_page_links_back_to_it_keeping_the_filters(
+    web_app: object, clerk: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_lists, "PAGE", 1)
+    act(clerk, register(clerk), "accept")  # two events
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        first = sup.get("/audit?order=oldest").text
+        link = re.search(r'href="([^"]+)">Next page<', first)
+        assert link is not None
+        second = sup.get(html.unescape(link[1])).text
+        back = re.search(r'href="([^"]+)">First page<', second)
+        assert back is not None
+        again = sup.get(html.unescape(back[1])).text
+
+    assert "First page" not in first
+    assert (len(rows(first)), len(rows(second))) == (1, 1)
+    assert rows(first) != rows(second)
+    assert "Next page" not in second
+    assert html.unescape(back[1]) == "http://testserver/audit?order=oldest"
+    assert rows(again) == rows(first)
 
 
 def test_notifications_show_the_newest_escalations_and_instructions_when_there_are_more(
