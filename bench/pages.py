@@ -1,9 +1,10 @@
 """`python -m bench.pages`: how long the supervisors' pages take, the audit trail's and the
-statistics', as they ask for them.
+statistics', as they ask for them, and the queue's summary.
 
 An audit page is the view's rows of the matching events plus each event's facts read from the
 log and masked (see `projections.audit_query`); a statistics page the figures of a scope of
-centers and days (see `projections.stats_query`). The log is the bench's own (made into
+centers and days (see `projections.stats_query`); a queue summary the open and overdue cases of
+a scope by phase and center (see `projections.queue_query.summarize_queue`). The log is the bench's own (made into
 `--log` if that file does not exist, as `python -m bench.instructions` makes it); the queries
 run on a copy, whose audit and statistics views are rebuilt first, so the file itself is left
 as it is.
@@ -27,18 +28,25 @@ from bench.bench_projections import ALL_CENTERS, BIG_TOWN, PARENT, TOWNS, World
 from bench.instructions import generate
 from bench.records import Latency, summarize
 from bench.views import _world
-from mediation.projections import AuditQuery, StatsQuery, audit, cursor, stats
+from mediation.projections import (
+    AuditQuery,
+    StatsQuery,
+    audit,
+    cursor,
+    queue_summary,
+    stats,
+)
 
 WARM_UP = 2  # unmeasured runs of each query: plans and caches warm
 
 
-REBUILT = ["audit", "stats"]  # the views the pages read, rebuilt on the copy
+REBUILT = ["queue", "audit", "stats"]  # the views the pages read, rebuilt on the copy
 
 
 @dataclass(frozen=True)
 class PageRun:
-    query: str  # "audit: ..." or "stats: ..."
-    entries: int  # on the page (statistics: rows, totals not counted)
+    query: str  # "audit: ...", "stats: ..." or "queue summary: ..."
+    entries: int  # on the page (statistics: rows, totals not counted; a summary: cases counted)
     latency: Latency
 
 
@@ -100,6 +108,16 @@ def stats_queries(world: World) -> dict[str, StatsQuery]:
     }
 
 
+def summary_scopes() -> dict[str, frozenset[str]]:
+    """The scopes whose open cases a town's clerk, a county's and the city's supervisor count."""
+    county = PARENT[BIG_TOWN]
+    return {
+        "busiest town": frozenset({BIG_TOWN}),
+        "county (7 centers)": frozenset({county, *TOWNS[county]}),
+        "city (all centers)": frozenset(ALL_CENTERS),
+    }
+
+
 def measure(world: World, repeats: int) -> list[PageRun]:
     """Each query `repeats` times, after WARM_UP runs; the entries of its page."""
     first = audit(world.projections, AuditQuery(frozenset(ALL_CENTERS)))
@@ -109,6 +127,8 @@ def measure(world: World, repeats: int) -> list[PageRun]:
         pages[f"audit: {label}"] = partial(_audit_entries, world, query)
     for label, figures in stats_queries(world).items():
         pages[f"stats: {label}"] = partial(_stats_rows, world, figures, now)
+    for label, centers in summary_scopes().items():
+        pages[f"queue summary: {label}"] = partial(_open_cases, world, centers, now)
     gc.collect()
     runs = []
     for label, page in pages.items():
@@ -131,6 +151,10 @@ def _stats_rows(world: World, query: StatsQuery, now: datetime) -> int:
     return len(stats(world.projections, query, now).rows)
 
 
+def _open_cases(world: World, centers: frozenset[str], now: datetime) -> int:
+    return queue_summary(world.projections, centers, now).total.open
+
+
 @contextmanager
 def rebuilt_copy(log: Path) -> Iterator[World]:
     """The bench's world on a copy of `log`, the views the pages read rebuilt from it."""
@@ -151,8 +175,8 @@ def rebuilt_copy(log: Path) -> Iterator[World]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.pages",
-        description="Time the audit trail's and the statistics' pages on a copy of the "
-        "bench's log (SQLite).",
+        description="Time the audit trail's and the statistics' pages, and the queue's "
+        "summary, on a copy of the bench's log (SQLite).",
     )
     parser.add_argument("--events", type=int, default=100_000, help="events of a new log")
     parser.add_argument("--log", type=Path, required=True, help="the log: made if missing")

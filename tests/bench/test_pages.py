@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench_projections import open_count
 from bench.instructions import generate
-from bench.pages import audit_queries, main, measure, rebuilt_copy, stats_queries
+from bench.pages import audit_queries, main, measure, rebuilt_copy, stats_queries, summary_scopes
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,8 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
         head = world.head()
         labels = [f"audit: {label}" for label in audit_queries(world, None)]
         labels += [f"stats: {label}" for label in stats_queries(world)]
+        labels += [f"queue summary: {label}" for label in summary_scopes()]
+        opened = open_count(world)
 
     assert digest(log) == before
     assert [run.query for run in runs] == labels
@@ -44,6 +47,7 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
     assert found["audit: city supervisor, newest 50"] == 50
     assert found["stats: city, by month"] >= 1  # the figures span the whole log
     assert found["stats: one town, by month"] >= 1
+    assert found["queue summary: city (all centers)"] == opened > 0
 
 
 def test_the_command_prints_each_query_with_its_entries_and_percentiles(
@@ -58,8 +62,8 @@ def test_the_command_prints_each_query_with_its_entries_and_percentiles(
     )
     rows = printed[2:]
     assert rows[0].split()[:4] == ["audit:", "city", "supervisor,", "first"]
-    assert rows[-1].split()[:4] == ["stats:", "one", "town,", "by"]
-    assert len(rows) == 16 + 5
+    assert rows[-1].split()[:4] == ["queue", "summary:", "city", "(all"]
+    assert len(rows) == 16 + 5 + 3
     for row in rows:
         entries, p50, p99, largest = row.split()[-4:]
         assert int(entries) >= 0

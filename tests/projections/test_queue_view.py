@@ -11,7 +11,7 @@ import pytest
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import CourtDecision, Referral, Risk
-from mediation.projections import QueueItem, QueueQuery, queue
+from mediation.projections import QueueCounts, QueueItem, QueueQuery, queue, queue_summary
 from tests.projections.projection_support import World, registration
 
 HERE = frozenset({"cg-a"})
@@ -170,3 +170,45 @@ def test_a_cursor_not_given_by_the_queue_is_refused(world: World, cursor: str) -
 def test_a_page_size_outside_1_to_200_is_refused(world: World, limit: int) -> None:
     with pytest.raises(InvalidFieldError):
         queue(world.projections, QueueQuery(HERE, limit=limit), world.clock.now())
+
+
+def counted(items: list[QueueItem], key: str) -> dict[str, QueueCounts]:
+    found: dict[str, QueueCounts] = {}
+    for item in items:
+        one = QueueCounts(1, int(item.overdue))
+        found[getattr(item, key)] = found.get(getattr(item, key), QueueCounts(0, 0)) + one
+    return found
+
+
+@pytest.mark.parametrize(
+    ("centers", "assignee"),
+    [(HERE, None), (frozenset({"city", "cg", "cg-a", "dz"}), None), (DZ, None), (HERE, "mo")],
+)
+def test_the_summary_counts_the_open_and_overdue_cases_the_queue_lists_by_phase_and_center(
+    world: World, cases: dict[str, UUID], centers: frozenset[str], assignee: str | None
+) -> None:
+    later = world.clock.now() + timedelta(hours=22)  # the intake deadline (1 day) has passed
+    items = listed(world, centers=centers, assignee=assignee, now=later)
+
+    summary = queue_summary(world.projections, centers, later, assignee)
+
+    assert summary.total == QueueCounts(len(items), sum(item.overdue for item in items))
+    assert summary.phases == counted(items, "phase")
+    assert summary.centers == counted(items, "center")
+    assert items  # each scope lists something to count
+
+
+def test_the_summary_counts_a_case_overdue_from_just_after_its_deadline(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    items = listed(world)
+    due = next(item.next_deadline for item in items if item.id == cases["intake"])
+    assert due is not None
+    sharing = sum(1 for item in items if item.next_deadline == due)
+
+    at_due = queue_summary(world.projections, HERE, due)
+    just_after = queue_summary(world.projections, HERE, due + timedelta(microseconds=1))
+
+    assert just_after.total.overdue == at_due.total.overdue + sharing
+    assert just_after.phases["intake"].overdue == at_due.phases["intake"].overdue + 1
+    assert just_after.total.open == at_due.total.open == len(items)

@@ -18,6 +18,7 @@ from mediation.projections import cursor
 from tests.projections.projection_support import TENZIN, World, registration
 
 QUEUE, AUDIT, STATS = "/api/v1/queue", "/api/v1/audit", "/api/v1/stats"
+SUMMARY = "/api/v1/queue/summary"
 
 
 def views_app(world: World) -> FastAPI:
@@ -87,12 +88,46 @@ def test_queue_filters_mine_escalated_and_pages(
     assert first["position"] == world.projections.log.head()
 
 
+def test_the_queue_summary_counts_the_open_cases_the_queue_lists_by_phase_and_center(
+    client: TestClient, world: World, cases: dict[str, UUID]
+) -> None:
+    for user, params in (("clerk", {}), ("city_sup", {}), ("sup", {"center": "cg-a"})):
+        listed = get(client, world, user, QUEUE, limit=200, **params).json()["items"]
+        summary = get(client, world, user, SUMMARY, **params)
+        assert summary.status_code == 200, summary.text
+        body = summary.json()
+
+        overdue = sum(item["overdue"] for item in listed)
+        assert body["total"] == {"open": len(listed), "overdue": overdue}
+        for key, field in (("phases", "phase"), ("centers", "center")):
+            values = sorted({item[field] for item in listed})
+            assert list(body[key]) == values
+            assert [body[key][v]["open"] for v in values] == [
+                sum(item[field] == v for item in listed) for v in values
+            ]
+        assert body["position"] == world.projections.log.head()
+    assert set(get(client, world, "city_sup", SUMMARY).json()["centers"]) == {"cg-a", "dz"}
+
+
+def test_the_queue_summary_counts_the_callers_own_cases_on_request(
+    client: TestClient, world: World, cases: dict[str, UUID]
+) -> None:
+    mine = get(client, world, "mia", SUMMARY, assignee="mine").json()
+    everyone = get(client, world, "mia", SUMMARY).json()
+
+    assert mine["total"]["open"] == 1
+    assert mine["phases"] == {"mediation": {"open": 1, "overdue": 0}}
+    assert everyone["total"]["open"] > 1
+
+
 @pytest.mark.parametrize(
     ("user", "url", "center"),
     [
         ("clerk", QUEUE, "dz"),
         ("clerk", QUEUE, "cg"),
         ("sup", QUEUE, "dz"),
+        ("sup", SUMMARY, "dz"),
+        ("clerk", SUMMARY, "cg"),
         ("sup", AUDIT, "city"),
         ("dz_sup", AUDIT, "cg-a"),
         ("sup", STATS, "dz"),
@@ -181,6 +216,8 @@ def test_statistics_as_json_and_as_csv(
         (AUDIT, {"since": "2026-03-01T00:00:00"}),
         # Numbers and cursors beyond what the database holds, or cursors no page ever gave.
         (QUEUE, {"after": str(2**63)}),
+        (SUMMARY, {"after": "-1"}),
+        (SUMMARY, {"assignee": "m" * 65}),
         (AUDIT, {"cursor": cursor.encode("audit", 2**63)}),
         (AUDIT, {"cursor": cursor.encode("audit", True)}),
         (AUDIT, {"order": "latest"}),
@@ -287,7 +324,7 @@ def test_a_value_no_view_holds_is_refused_naming_its_parameter(
     assert [e["loc"] for e in response.json()["detail"]] == [["query", where]]
 
 
-@pytest.mark.parametrize("url", [QUEUE, AUDIT, STATS])
+@pytest.mark.parametrize("url", [QUEUE, SUMMARY, AUDIT, STATS])
 def test_a_parameter_given_twice_is_refused_rather_than_one_of_them_taken(
     client: TestClient, world: World, url: str
 ) -> None:

@@ -236,6 +236,7 @@ def supervisor_travels_back_and_switches_language(browser: Browser, base: str, u
     assert page.locator(".kpi-label", has_text="达成协议").count() == 1
     shot(page, "stats")
     page.get_by_role("link", name="待办列表").click()
+    assert page.locator(".queue-counts strong").inner_text() == "共1件未结案件"
     shot(page, "queue-zh")
 
     # The audit trail lists the latest first; the form's order lists from the registration.

@@ -35,6 +35,30 @@ def test_the_queue_lists_open_cases_soonest_due_first_and_marks_the_overdue(
     assert "overdue" not in second
 
 
+def test_the_queue_counts_the_open_and_overdue_cases_in_all_and_by_phase(
+    clerk: TestClient, clock: FakeClock
+) -> None:
+    routed = register(clerk, summary="已受理")
+    act(clerk, routed, "accept")  # routing: due in 7 days
+    register(clerk, summary="新登记一")  # intake: a decision due in 1 day
+    register(clerk, summary="新登记二")
+    clock.advance(days=2)
+
+    page = clerk.get("/queue?status=registered").text  # the counts are the queue's, unfiltered
+    start = page.index('class="queue-counts"')
+    counts = page[start : page.index("</div>", start)]
+
+    assert "3 open cases in all" in counts
+    assert '<span class="badge overdue">2 overdue</span>' in counts
+    intake = re.search(r'<a href="/queue\?phase=intake">[^<]* (\d+)</a>(.*?)</li>', counts, re.S)
+    routing = re.search(r'<a href="/queue\?phase=routing">[^<]* (\d+)</a>(.*?)</li>', counts, re.S)
+    assert intake is not None, counts
+    assert routing is not None, counts
+    assert (intake.group(1), "2 overdue" in intake.group(2)) == ("2", True)
+    assert (routing.group(1), "overdue" in routing.group(2)) == ("1", False)
+    assert clerk.get("/queue?phase=intake").text.count("新登记") == 2
+
+
 def test_the_queue_filters_by_status_and_mine(web_app: object, clerk: TestClient) -> None:
     routed = register(clerk, summary="已分派")
     act(clerk, routed, "accept")

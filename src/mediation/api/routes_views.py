@@ -28,12 +28,14 @@ from mediation.projections import (
     AuditOrder,
     AuditQuery,
     Projections,
+    QueueCounts,
     QueueItem,
     QueueQuery,
     StatsQuery,
     StatsRow,
     audit,
     queue,
+    queue_summary,
     stats,
     stats_csv,
 )
@@ -87,6 +89,9 @@ Center = Annotated[
     Query(min_length=1, max_length=32, description="Only this center (and those below it)"),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows per page")]
+Assignee = Annotated[
+    str | None, Query(max_length=64, description="A mediator's username, or `mine`")
+]
 Cursor = Annotated[
     str | None, Query(max_length=400, description="`next_cursor` of the previous page")
 ]
@@ -193,9 +198,7 @@ def read_queue(
     center: Center = None,
     phase: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(max_length=64)] = None,
-    assignee: Annotated[
-        str | None, Query(max_length=64, description="A mediator's username, or `mine`")
-    ] = None,
+    assignee: Assignee = None,
     dispute_type: Annotated[str | None, Query(max_length=64)] = None,
     risk: Annotated[
         str | None, Query(max_length=16, description="low, medium, high or red")
@@ -224,6 +227,35 @@ def read_queue(
     position = caught_up(projections, "queue", after)
     page = queue(projections, query, services.clock.now())
     return QueuePage(items=page.items, next_cursor=page.next_cursor, position=position)
+
+
+class QueueSummaryBody(BaseModel):
+    """How many open cases the scope holds and how many are overdue: in all, by phase and by
+    center (a phase or center without open cases is left out)."""
+
+    total: QueueCounts
+    phases: dict[str, QueueCounts]
+    centers: dict[str, QueueCounts]
+    position: int  # the log position the view had reached when read
+
+
+@router.get("/queue/summary", response_model=QueueSummaryBody)
+def read_queue_summary(
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
+    center: Center = None,
+    assignee: Assignee = None,
+    after: After = None,
+) -> QueueSummaryBody:
+    """The open and overdue cases of the caller's center (a supervisor: every center below theirs), by phase and center."""
+    centers = scope(services, actor, center)
+    position = caught_up(projections, "queue", after)
+    mediator = actor.user if assignee == "mine" else assignee
+    found = queue_summary(projections, centers, services.clock.now(), mediator)
+    return QueueSummaryBody(
+        total=found.total, phases=found.phases, centers=found.centers, position=position
+    )
 
 
 @router.get("/audit", response_model=AuditPage)

@@ -11,10 +11,23 @@ from mediation.projections.audit_query import (
     AuditPage,
     AuditQuery,
 )
-from mediation.projections.queue_query import QueueItem, QueuePage, QueueQuery
+from mediation.projections.queue_query import (
+    QueueCounts,
+    QueueItem,
+    QueuePage,
+    QueueQuery,
+    QueueSummary,
+)
 from mediation.projections.rebuild import RebuildRunningError
 from mediation.projections.service import Projections, ViewStatus
-from mediation.projections.standard import VIEW_NAMES, audit, build_projections, queue, stats
+from mediation.projections.standard import (
+    VIEW_NAMES,
+    audit,
+    build_projections,
+    queue,
+    queue_summary,
+    stats,
+)
 from mediation.projections.stats_csv import stats_csv
 from mediation.projections.stats_query import StatsQuery, StatsReport, StatsRow
 
@@ -26,9 +39,11 @@ __all__ = [
     "AuditPage",
     "AuditQuery",
     "Projections",
+    "QueueCounts",
     "QueueItem",
     "QueuePage",
     "QueueQuery",
+    "QueueSummary",
     "RebuildRunningError",
     "StatsQuery",
     "StatsReport",
@@ -37,6 +52,7 @@ __all__ = [
     "audit",
     "build_projections",
     "queue",
+    "queue_summary",
     "stats",
     "stats_csv",
 ]

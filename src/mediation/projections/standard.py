@@ -16,7 +16,13 @@ from mediation.projections.audit_query import AuditPage, AuditQuery, read_audit
 from mediation.projections.held import HELD_ROWS
 from mediation.projections.parties import PartyKeys
 from mediation.projections.queue import QueueTables, QueueView
-from mediation.projections.queue_query import QueuePage, QueueQuery, read_queue
+from mediation.projections.queue_query import (
+    QueuePage,
+    QueueQuery,
+    QueueSummary,
+    read_queue,
+    summarize_queue,
+)
 from mediation.projections.service import REBUILD_BATCH_SIZE, Projections
 from mediation.projections.stats import HELD_KEYS, StatsTables, StatsView
 from mediation.projections.stats_query import StatsQuery, StatsReport, read_stats
@@ -60,6 +66,15 @@ def build_projections(
 def queue(projections: Projections, query: QueueQuery, now: datetime) -> QueuePage:
     def run(conn: Connection, tables: QueueTables) -> QueuePage:
         return read_queue(conn, tables, query, now)
+
+    return projections.read(QueueView.name, run)
+
+
+def queue_summary(
+    projections: Projections, centers: frozenset[str], now: datetime, assignee: str | None = None
+) -> QueueSummary:
+    def run(conn: Connection, tables: QueueTables) -> QueueSummary:
+        return summarize_queue(conn, tables, centers, now, assignee)
 
     return projections.read(QueueView.name, run)
 

@@ -11,7 +11,15 @@ from fastapi.responses import HTMLResponse
 
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
-from mediation.projections import AuditOrder, AuditQuery, QueueQuery, audit, queue
+from mediation.projections import (
+    AuditOrder,
+    AuditQuery,
+    QueueCounts,
+    QueueQuery,
+    audit,
+    queue,
+    queue_summary,
+)
 from mediation.web.core import SUPERVISING, ActorDep, TranslatorDep, Web, WebDep, render
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
@@ -59,6 +67,8 @@ def queue_page(
         "escalated": blank_none(escalated),
     }
     page, behind = None, False
+    counts: tuple[QueueCounts, list[tuple[str, QueueCounts]]] | None = None  # in all, by phase
+    definition = web.services.workflows.latest("dispute").definition
     if web.projections is not None:
         query = QueueQuery(
             centers=web.scope(actor),
@@ -75,10 +85,15 @@ def queue_page(
         try:
             query.check(web.services.workflows)
             behind = not web.caught_up(request, "queue")
-            page = queue(web.projections, query, web.services.clock.now())
+            now = web.services.clock.now()
+            page = queue(web.projections, query, now)
+            summary = queue_summary(web.projections, query.centers, now, query.assignee)
         except MediationError as error:
             return error_page(request, web, t, actor, error)
-    definition = web.services.workflows.latest("dispute").definition
+        # the phases in the workflow's order, those of other workflows after
+        order = {phase: i for i, phase in enumerate(definition.phases)}
+        ranked = sorted(summary.phases, key=lambda p: (order.get(p, len(order)), p))
+        counts = (summary.total, [(phase, summary.phases[phase]) for phase in ranked])
     return render(
         request,
         web,
@@ -87,6 +102,7 @@ def queue_page(
         actor,
         page=page,
         behind=behind,
+        counts=counts,
         filters=filters,
         phases=definition.phases,
         statuses=list(definition.statuses),
