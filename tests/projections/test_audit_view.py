@@ -3,9 +3,11 @@ masked."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -18,13 +20,18 @@ from sqlalchemy.exc import OperationalError
 from mediation.bootstrap import Services
 from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
+from mediation.domain.values import Actor, Role
 from mediation.projections import (
     AuditEntry,
     AuditOrder,
     AuditQuery,
     Projections,
     audit,
+    audit_csv,
+    audit_entries,
+    audit_export,
     audit_query,
+    standard,
 )
 from tests.projections.projection_support import (
     EVERYWHERE,
@@ -285,6 +292,43 @@ def test_pages_newest_first_go_back_through_the_log_without_gap_or_repeat(
     assert [len(page) for page in pages] == [4, 4, 1]
 
 
+@pytest.mark.parametrize("order", ["oldest", "newest"])
+def test_an_export_reads_every_matching_event_page_after_page_in_its_order(
+    projections: Projections, history: dict[str, Any], order: AuditOrder
+) -> None:
+    everything = [e.position for e in entries(projections, order=order)]
+    registered = [e.position for e in entries(projections, order=order, event_type="Registered")]
+
+    exported = audit_entries(projections, AuditQuery(EVERYWHERE, limit=2, order=order))
+    only_registered = AuditQuery(EVERYWHERE, event_type="Registered", limit=2, order=order)
+
+    assert [e.position for e in exported] == everything
+    assert [e.position for e in audit_entries(projections, only_registered)] == registered
+    assert len(everything) == 9
+
+
+def test_an_export_of_more_events_than_it_may_hold_is_refused_before_reading_any(
+    projections: Projections, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = AuditQuery(frozenset({"cg-a"}))
+    count = len(entries(projections, centers=frozenset({"cg-a"})))
+    second_page = replace(
+        here, limit=1, cursor=audit(projections, replace(here, limit=1)).next_cursor
+    )
+
+    monkeypatch.setattr(standard, "EXPORT_MOST", count)
+    whole = [e.position for e in audit_export(projections, second_page)]
+    monkeypatch.setattr(standard, "EXPORT_MOST", count - 1)
+    with pytest.raises(InvalidFieldError) as refused:
+        audit_export(projections, here)
+
+    assert whole == [e.position for e in entries(projections, centers=frozenset({"cg-a"}))]
+    assert refused.value.field == "since"
+    assert (
+        refused.value.reason == f"more than {count - 1:,} events match: export a shorter time range"
+    )
+
+
 def test_a_cursor_continues_only_the_order_it_was_given_for(
     projections: Projections, history: dict[str, Any]
 ) -> None:
@@ -381,3 +425,36 @@ def test_an_event_gone_from_the_log_fails_the_page_naming_its_position(
         entries(projections, case_id=case_id)
     first = audit(projections, AuditQuery(EVERYWHERE, case_id=case_id, limit=1)).items
     assert [e.position for e in first] == [listed[0].position]  # a page without it is shown
+
+
+def test_the_csv_writes_text_a_spreadsheet_would_run_as_text_and_moments_in_utc() -> None:
+    entry = AuditEntry(
+        position=7,
+        case_id=UUID(int=7),
+        center="=cmd|' /C calc'!A0",
+        version=2,
+        type="Accepted",
+        actor=Actor("@SUM(1+1)", Role.CLERK, "cg-a"),
+        at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=8))),
+        status_before=None,
+        status_after="awaiting_routing",
+        data={"note": "-2+3"},
+    )
+
+    (header, line) = csv.reader(io.StringIO("".join(audit_csv([entry]))))
+
+    assert header[:3] == ["position", "at", "case_id"]
+    assert dict(zip(header, line, strict=True)) == {
+        "position": "7",
+        "at": "2026-03-02T01:30:00Z",
+        "case_id": str(UUID(int=7)),
+        "case_version": "2",
+        "center": "'=cmd|' /C calc'!A0",
+        "type": "Accepted",
+        "actor": "'@SUM(1+1)",
+        "actor_role": "clerk",
+        "actor_center": "cg-a",
+        "status_before": "",
+        "status_after": "awaiting_routing",
+        "data": '{"note":"-2+3"}',
+    }

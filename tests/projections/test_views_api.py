@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 from uuid import UUID
 
@@ -14,11 +15,11 @@ from fastapi.testclient import TestClient
 from mediation.api import routes_views
 from mediation.api.app import create_app
 from mediation.domain import commands as c
-from mediation.projections import cursor
+from mediation.projections import cursor, standard
 from tests.projections.projection_support import TENZIN, World, registration
 
 QUEUE, AUDIT, STATS = "/api/v1/queue", "/api/v1/audit", "/api/v1/stats"
-SUMMARY = "/api/v1/queue/summary"
+SUMMARY, EXPORT = "/api/v1/queue/summary", "/api/v1/audit/export"
 
 
 def views_app(world: World) -> FastAPI:
@@ -130,6 +131,7 @@ def test_the_queue_summary_counts_the_callers_own_cases_on_request(
         ("clerk", SUMMARY, "cg"),
         ("sup", AUDIT, "city"),
         ("dz_sup", AUDIT, "cg-a"),
+        ("sup", EXPORT, "city"),
         ("sup", STATS, "dz"),
         ("clerk", STATS, "nowhere"),
     ],
@@ -149,6 +151,7 @@ def test_a_supervisor_may_narrow_to_a_center_below(
 def test_the_audit_trail_is_for_supervisors_only(client: TestClient, world: World) -> None:
     for user in ("clerk", "mia"):
         assert get(client, world, user, AUDIT).status_code == 403
+        assert get(client, world, user, EXPORT).status_code == 403
 
 
 def test_the_audit_trail_filters_masks_and_pages(
@@ -187,6 +190,54 @@ def test_the_audit_trail_pages_newest_first_on_request(
     assert second["next_cursor"] is None
 
 
+@pytest.mark.parametrize("filters", [{}, {"type": "Registered"}, {"order": "newest"}])
+def test_the_audit_export_holds_every_matching_event_as_csv_with_parties_masked(
+    client: TestClient, world: World, cases: dict[str, UUID], filters: dict[str, str]
+) -> None:
+    listed = get(client, world, "city_sup", AUDIT, limit=200, **filters).json()["items"]
+
+    response = get(client, world, "city_sup", EXPORT, **filters)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="audit.csv"' in response.headers["content-disposition"]
+    assert int(response.headers["log-position"]) == world.projections.log.head()
+    lines = list(csv.DictReader(io.StringIO(response.text)))
+    assert [int(line["position"]) for line in lines] == [e["position"] for e in listed]
+    for line, entry in zip(lines, listed, strict=True):
+        assert (line["type"], line["case_id"], line["actor"]) == (
+            entry["type"],
+            entry["case_id"],
+            entry["actor"]["user"],
+        )
+        assert (line["status_before"] or None, line["status_after"]) == (
+            entry["status_before"],
+            entry["status_after"],
+        )
+        assert json.loads(line["data"]) == entry["data"]
+        assert line["at"].endswith("Z")
+    assert TENZIN[2] not in response.text  # the applicant's ID number, masked
+    assert len(lines) == len(listed) > 0
+
+
+def test_an_export_of_more_events_than_it_may_hold_is_refused_naming_the_range(
+    client: TestClient, world: World, cases: dict[str, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = len(get(client, world, "city_sup", AUDIT, limit=200).json()["items"])
+    monkeypatch.setattr(standard, "EXPORT_MOST", everything - 1)
+
+    refused = get(client, world, "city_sup", EXPORT)
+    narrowed = get(client, world, "city_sup", EXPORT, type="Registered")
+
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"][0]
+    assert detail["loc"] == ["query", "since"]
+    assert (
+        detail["msg"] == f"more than {everything - 1:,} events match: export a shorter time range"
+    )
+    assert narrowed.status_code == 200
+
+
 def test_statistics_as_json_and_as_csv(
     client: TestClient, world: World, cases: dict[str, UUID]
 ) -> None:
@@ -221,6 +272,8 @@ def test_statistics_as_json_and_as_csv(
         (AUDIT, {"cursor": cursor.encode("audit", 2**63)}),
         (AUDIT, {"cursor": cursor.encode("audit", True)}),
         (AUDIT, {"order": "latest"}),
+        (EXPORT, {"order": "latest"}),
+        (EXPORT, {"since": "2026-03-01T00:00:00"}),
         (AUDIT, {"cursor": cursor.encode("audit-newest", 3)}),  # a newest-first list's
         (AUDIT, {"cursor": cursor.encode("audit", 3), "order": "newest"}),
         (QUEUE, {"cursor": cursor.encode("queue", "2026-03-02T09:00:00", str(UUID(int=1)))}),
@@ -324,7 +377,7 @@ def test_a_value_no_view_holds_is_refused_naming_its_parameter(
     assert [e["loc"] for e in response.json()["detail"]] == [["query", where]]
 
 
-@pytest.mark.parametrize("url", [QUEUE, SUMMARY, AUDIT, STATS])
+@pytest.mark.parametrize("url", [QUEUE, SUMMARY, AUDIT, EXPORT, STATS])
 def test_a_parameter_given_twice_is_refused_rather_than_one_of_them_taken(
     client: TestClient, world: World, url: str
 ) -> None:

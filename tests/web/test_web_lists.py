@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
+from mediation.projections import standard
 from mediation.web import routes_lists, routes_reports
 from tests.support import FakeClock
 from tests.web.web_support import act, register, sign_in
@@ -115,6 +118,33 @@ def test_the_audit_trail_is_for_supervisors_and_filters_by_who_and_what(
     assert "Registered → Awaiting routing" in row
     assert bad.status_code == 422
     assert "is not a case number" in bad.text
+
+
+def test_the_audit_page_links_a_spreadsheet_of_every_event_its_filters_match(
+    web_app: object, clerk: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = register(clerk, summary="第一件")
+    act(clerk, first, "accept")
+    register(clerk, summary="第二件")
+    assert clerk.get("/audit/export").status_code == 403
+    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
+        sign_in(sup, "sup")
+        page = sup.get("/audit?event=Registered&order=oldest").text
+        link = re.search(r'<a href="(/audit/export\?[^"]*)" download>', page)
+        assert link is not None, page
+        exported = sup.get(html.unescape(link.group(1)))
+        monkeypatch.setattr(standard, "EXPORT_MOST", 2)
+        too_many = sup.get("/audit/export")  # three events in all
+
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert exported.content.startswith(b"\xef\xbb\xbf")  # for Excel: the file is UTF-8
+    lines = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [line["type"] for line in lines] == ["Registered", "Registered"]
+    assert ["第一件" in line["data"] for line in lines] == [True, False]
+    assert too_many.status_code == 422
+    assert 'id="since-error"' in too_many.text
+    assert "more than 2 events match: choose a shorter time range" in too_many.text
 
 
 def test_the_audit_page_lists_the_newest_first_unless_asked_for_the_oldest(

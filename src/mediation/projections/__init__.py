@@ -4,6 +4,7 @@ Each view is a set of SQLAlchemy tables in the event store's database, kept by a
 log in batches; its tracking position commits in the same transaction as its rows.
 """
 
+from mediation.projections.audit_csv import audit_csv
 from mediation.projections.audit_query import (
     AUDIT_ORDERS,
     AuditEntry,
@@ -23,6 +24,8 @@ from mediation.projections.service import Projections, ViewStatus
 from mediation.projections.standard import (
     VIEW_NAMES,
     audit,
+    audit_entries,
+    audit_export,
     build_projections,
     queue,
     queue_summary,
@@ -50,6 +53,9 @@ __all__ = [
     "StatsRow",
     "ViewStatus",
     "audit",
+    "audit_csv",
+    "audit_entries",
+    "audit_export",
     "build_projections",
     "queue",
     "queue_summary",

@@ -54,6 +54,10 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"must be a whole number", N_("must be a whole number")),
         (r"must be a date and time", N_("must be a date and time")),
         (r"must be a date", N_("must be a date")),
+        (
+            r"more than (?P<n>[\d,]+) events match",
+            N_("more than %(n)s events match: choose a shorter time range"),
+        ),
     )
 )
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 from typing import Annotated, cast
+from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
@@ -17,6 +19,8 @@ from mediation.projections import (
     QueueCounts,
     QueueQuery,
     audit,
+    audit_csv,
+    audit_export,
     queue,
     queue_summary,
 )
@@ -110,12 +114,7 @@ def queue_page(
     )
 
 
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request,
-    web: WebDep,
-    actor: ActorDep,
-    t: TranslatorDep,
+def audit_form(
     who: Text = None,
     center: Text = None,
     case: Text = None,
@@ -123,22 +122,32 @@ def audit_page(
     since: Text = None,
     until: Text = None,
     order: Text = None,
+) -> dict[str, str | None]:
+    """The audit page's filters as its form sent them (blank: none)."""
+    given = {"who": who, "center": center, "case": case, "event": event}
+    given |= {"since": since, "until": until, "order": order}
+    return {name: blank_none(value) for name, value in given.items()}
+
+
+AuditForm = Annotated[dict[str, str | None], Depends(audit_form)]
+# Spreadsheet programs, Excel above all, read a CSV file as UTF-8 only when it begins with a
+# byte-order mark; without one they take the Chinese and Tibetan text for the local code page.
+UTF8_BOM = "\ufeff"
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    web: WebDep,
+    actor: ActorDep,
+    t: TranslatorDep,
+    filters: AuditForm,
     cursor: Text = None,
 ) -> HTMLResponse:
     """Everything that happened to the cases below a supervisor: by whom, to which case, when;
     the latest first, unless the form asks for the oldest."""
-    filters = {
-        "who": blank_none(who),
-        "center": blank_none(center),
-        "case": blank_none(case),
-        "event": blank_none(event),
-        "since": blank_none(since),
-        "until": blank_none(until),
-        "order": blank_none(order),
-    }
     try:
-        if actor.role not in SUPERVISING:
-            raise PermissionDeniedError("the audit trail is for supervisors")
+        _supervisor(actor)
         query = _audit_query(web, actor, filters, blank_none(cursor))
         query.check()
         behind = not web.caught_up(request, "audit")
@@ -149,6 +158,34 @@ def audit_page(
     except MediationError as error:
         return error_page(request, web, t, actor, error)
     return _audit(request, web, t, actor, filters, page, {}, behind)
+
+
+@router.get("/audit/export", response_model=None)
+def audit_export_file(
+    request: Request, web: WebDep, actor: ActorDep, t: TranslatorDep, filters: AuditForm
+) -> HTMLResponse | StreamingResponse:
+    """The audit page's events, every one its filters match, as a CSV file for a spreadsheet;
+    a form it cannot export is shown again with the reason beside the field."""
+    try:
+        _supervisor(actor)
+        if web.projections is None:
+            return _audit(request, web, t, actor, filters, None, {})
+        query = _audit_query(web, actor, filters, None)
+        web.caught_up(request, "audit")
+        entries = audit_export(web.projections, query)
+    except InvalidFieldError as error:
+        field = FORM_FIELDS.get(error.field, error.field)
+        return _audit(request, web, t, actor, filters, None, {field: error})
+    except MediationError as error:
+        return error_page(request, web, t, actor, error)
+    lines = chain([UTF8_BOM], audit_csv(entries))
+    headers = {"Content-Disposition": 'attachment; filename="audit.csv"'}
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _supervisor(actor: ActorDep) -> None:
+    if actor.role not in SUPERVISING:
+        raise PermissionDeniedError("the audit trail is for supervisors")
 
 
 def _audit(
@@ -171,6 +208,7 @@ def _audit(
         page=page,
         behind=behind,
         filters=filters,
+        export=urlencode({name: value for name, value in filters.items() if value}),
         event_types=event_types(),
         centers=sorted(web.scope(actor)) if actor.role in SUPERVISING else [],
         errors={name: field_reason(error, t) for name, error in errors.items()},
