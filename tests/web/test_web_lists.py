@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -217,6 +218,29 @@ def test_statistics_draw_bars_for_the_figures(clerk: TestClient) -> None:
     assert page.count('<svg class="bar"') >= 9
     assert 'width="100.00"' in page  # the longest bar of a chart fills it
     assert "Registered and closed" in page
+
+
+def test_the_statistics_page_links_its_figures_as_a_spreadsheet(clerk: TestClient) -> None:
+    for summary in ("一", "二"):
+        register(clerk, summary=summary)
+    page = clerk.get("/stats?period=week").text
+    link = re.search(r'<a href="(/stats/export\?[^"]*)" download>', page)
+    assert link is not None, page
+
+    exported = clerk.get(html.unescape(link.group(1)))
+    backwards = clerk.get("/stats/export?start=2026-03-01&end=2026-02-01")
+
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="statistics.csv"' in exported.headers["content-disposition"]
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    weeks = [line for line in lines if line["period"] != "total"]
+    (total,) = [line for line in lines if line["period"] == "total"]
+    assert sum(int(line["registered"]) for line in weeks) == int(total["registered"]) == 2
+    assert all(date.fromisoformat(line["period"]).weekday() == 0 for line in weeks)  # Mondays
+    assert backwards.status_code == 422
+    assert 'id="end-error"' in backwards.text
 
 
 def test_statistics_refuse_a_range_that_ends_before_it_starts(clerk: TestClient) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from mediation.domain.errors import InvalidFieldError, MediationError
 from mediation.domain.values import Actor
-from mediation.projections import AuditEntry, AuditQuery, StatsQuery, audit, stats
+from mediation.projections import AuditEntry, AuditQuery, StatsQuery, audit, stats, stats_csv
 from mediation.rules.notifications import NotificationsView, NotificationTables, read_positions
 from mediation.rules.notifications import mark_read as mark_feed_read
 from mediation.web.charts import bars, by_period, summed
@@ -18,7 +19,7 @@ from mediation.web.core import ActorDep, FormDep, TranslatorDep, Web, WebDep, re
 from mediation.web.errors import error_page
 from mediation.web.i18n import N_
 from mediation.web.messages import field_reason
-from mediation.web.routes_lists import Text, blank_none
+from mediation.web.routes_lists import UTF8_BOM, Text, blank_none
 from mediation.web.timeline import details
 
 router = APIRouter(include_in_schema=False)
@@ -41,23 +42,11 @@ def stats_page(
     period: Text = None,
 ) -> HTMLResponse:
     """Figures per center and period, as charts and a table."""
-    today = web.services.clock.now().astimezone(web.zone).date()
-    scope = web.scope(actor)
-    first_month = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
-    chosen_period = blank_none(period) or "month"
-    filters: dict[str, str | None] = {"center": blank_none(center), "period": chosen_period}
-    start_text = filters["start"] = blank_none(start) or first_month.isoformat()
-    end_text = filters["end"] = blank_none(end) or today.isoformat()
+    filters = _stats_form(web, center, start, end, period)
     errors: dict[str, str] = {}
     report, behind = None, False
     try:
-        centers = web.narrowed(actor, filters["center"])
-        if chosen_period not in PERIODS:
-            raise InvalidFieldError("period", N_("choose one of the options"))
-        query = StatsQuery(
-            centers, _day("start", start_text), _day("end", end_text), (chosen_period,)
-        )
-        query.check()
+        query = _stats_query(web, actor, filters)
         if web.projections is not None:
             behind = not web.caught_up(request, "stats")
             report = stats(web.projections, query, web.services.clock.now())
@@ -74,16 +63,72 @@ def stats_page(
         actor,
         status_code=422 if errors else 200,
         filters=filters,
+        export=urlencode({name: value for name, value in filters.items() if value}),
         errors=errors,
         report=report,
         behind=behind,
         totals=totals,
         periods=PERIODS,
-        centers=sorted(scope),
+        centers=sorted(web.scope(actor)),
         outcome_bars=bars(list(totals.closed.items())) if totals else [],
         measure_bars=bars([(k, v) for k, v in totals.counts.items()]) if totals else [],
         period_bars=by_period(report.rows) if report else [],
     )
+
+
+@router.get("/stats/export", response_model=None)
+def stats_export(
+    request: Request,
+    web: WebDep,
+    actor: ActorDep,
+    t: TranslatorDep,
+    center: Text = None,
+    start: Text = None,
+    end: Text = None,
+    period: Text = None,
+) -> Response:
+    """The statistics page's figures as a CSV file for a spreadsheet (as the API's CSV, after
+    a byte-order mark, see `UTF8_BOM`); a form it cannot answer is the page with the reason."""
+    if web.projections is None:  # the page says the views are not running
+        return stats_page(request, web, actor, t, center, start, end, period)
+    try:
+        query = _stats_query(web, actor, _stats_form(web, center, start, end, period))
+        web.caught_up(request, "stats")
+        report = stats(web.projections, query, web.services.clock.now())
+    except InvalidFieldError:
+        return stats_page(request, web, actor, t, center, start, end, period)
+    except MediationError as error:
+        return error_page(request, web, t, actor, error)
+    headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
+    text = UTF8_BOM + stats_csv(report)
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _stats_form(
+    web: Web, center: str | None, start: str | None, end: str | None, period: str | None
+) -> dict[str, str | None]:
+    """The statistics form's values, each blank one its default: the figures by month of the
+    last six months (this one and five before) of every center the user sees."""
+    today = web.services.clock.now().astimezone(web.zone).date()
+    first_month = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
+    return {
+        "center": blank_none(center),
+        "period": blank_none(period) or "month",
+        "start": blank_none(start) or first_month.isoformat(),
+        "end": blank_none(end) or today.isoformat(),
+    }
+
+
+def _stats_query(web: Web, actor: Actor, filters: dict[str, str | None]) -> StatsQuery:
+    """The figures the form asks for (InvalidFieldError naming the field it cannot answer)."""
+    centers = web.narrowed(actor, filters["center"])
+    period = filters["period"]
+    if period not in PERIODS:
+        raise InvalidFieldError("period", N_("choose one of the options"))
+    start, end = _day("start", str(filters["start"])), _day("end", str(filters["end"]))
+    query = StatsQuery(centers, start, end, (period,))
+    query.check()
+    return query
 
 
 def _day(field: str, text: str) -> date:
