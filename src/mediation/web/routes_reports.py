@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
@@ -30,19 +31,33 @@ NOTIFICATIONS_SHOWN = 100
 _READ = "notifications_read"
 
 
-@router.get("/stats", response_class=HTMLResponse)
-def stats_page(
-    request: Request,
+def stats_form(
     web: WebDep,
-    actor: ActorDep,
-    t: TranslatorDep,
     center: Text = None,
     start: Text = None,
     end: Text = None,
     period: Text = None,
+) -> dict[str, str | None]:
+    """The statistics form's values, each blank one its default: the figures by month of the
+    last six months (this one and five before) of every center the user sees."""
+    today = web.services.clock.now().astimezone(web.zone).date()
+    first_month = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
+    return {
+        "center": blank_none(center),
+        "period": blank_none(period) or "month",
+        "start": blank_none(start) or first_month.isoformat(),
+        "end": blank_none(end) or today.isoformat(),
+    }
+
+
+StatsForm = Annotated[dict[str, str | None], Depends(stats_form)]
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def stats_page(
+    request: Request, web: WebDep, actor: ActorDep, t: TranslatorDep, filters: StatsForm
 ) -> HTMLResponse:
     """Figures per center and period, as charts and a table."""
-    filters = _stats_form(web, center, start, end, period)
     errors: dict[str, str] = {}
     report, behind = None, False
     try:
@@ -78,45 +93,23 @@ def stats_page(
 
 @router.get("/stats/export", response_model=None)
 def stats_export(
-    request: Request,
-    web: WebDep,
-    actor: ActorDep,
-    t: TranslatorDep,
-    center: Text = None,
-    start: Text = None,
-    end: Text = None,
-    period: Text = None,
+    request: Request, web: WebDep, actor: ActorDep, t: TranslatorDep, filters: StatsForm
 ) -> Response:
     """The statistics page's figures as a CSV file for a spreadsheet (as the API's CSV, after
     a byte-order mark, see `UTF8_BOM`); a form it cannot answer is the page with the reason."""
     if web.projections is None:  # the page says the views are not running
-        return stats_page(request, web, actor, t, center, start, end, period)
+        return stats_page(request, web, actor, t, filters)
     try:
-        query = _stats_query(web, actor, _stats_form(web, center, start, end, period))
+        query = _stats_query(web, actor, filters)
         web.caught_up(request, "stats")
         report = stats(web.projections, query, web.services.clock.now())
     except InvalidFieldError:
-        return stats_page(request, web, actor, t, center, start, end, period)
+        return stats_page(request, web, actor, t, filters)
     except MediationError as error:
         return error_page(request, web, t, actor, error)
     headers = {"Content-Disposition": 'attachment; filename="statistics.csv"'}
     text = UTF8_BOM + stats_csv(report)
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
-
-
-def _stats_form(
-    web: Web, center: str | None, start: str | None, end: str | None, period: str | None
-) -> dict[str, str | None]:
-    """The statistics form's values, each blank one its default: the figures by month of the
-    last six months (this one and five before) of every center the user sees."""
-    today = web.services.clock.now().astimezone(web.zone).date()
-    first_month = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
-    return {
-        "center": blank_none(center),
-        "period": blank_none(period) or "month",
-        "start": blank_none(start) or first_month.isoformat(),
-        "end": blank_none(end) or today.isoformat(),
-    }
 
 
 def _stats_query(web: Web, actor: Actor, filters: dict[str, str | None]) -> StatsQuery:
