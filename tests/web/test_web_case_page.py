@@ -12,7 +12,7 @@ from mediation.bootstrap import Services
 from mediation.domain import decisions
 from mediation.domain.values import Actor, Role
 from tests.support import FakeClock
-from tests.web.web_support import act, post_form, register, registration, sign_in
+from tests.web.web_support import act, post_form, register, registration, signed_in
 
 STATUS = re.compile(r'id="case-status">([^<]+)<')
 
@@ -74,8 +74,7 @@ def test_a_missing_field_is_shown_beside_it_and_nothing_changes(clerk: TestClien
 
 def test_a_refusal_by_a_rule_quotes_the_rule(web_app: object, clerk: TestClient) -> None:
     case_id = routed(clerk)
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
-        sign_in(mia, "mia")
+    with signed_in(clerk.app, "mia") as mia:
         page = mia.get(f"/cases/{case_id}").text
         assert "Blocked for now by the rule:" in page
         response = act(mia, case_id, "record_session", summary="met both parties")
@@ -131,8 +130,7 @@ def test_a_supervisor_above_sees_the_case_with_contacts_masked(
     web_app: object, clerk: TestClient
 ) -> None:
     case_id = register(clerk)
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         page = sup.get(f"/cases/{case_id}").text
     assert "138 0891 0001" not in page
     assert "***" in page
@@ -141,8 +139,7 @@ def test_a_supervisor_above_sees_the_case_with_contacts_masked(
 
 def test_another_centers_clerk_may_not_see_the_case(web_app: object, clerk: TestClient) -> None:
     case_id = register(clerk)
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as other:
-        sign_in(other, "dz_clerk")
+    with signed_in(clerk.app, "dz_clerk") as other:
         response = other.get(f"/cases/{case_id}")
     assert response.status_code == 403
     assert "You may not do this." in response.text
@@ -159,8 +156,7 @@ def test_a_mediator_records_consent_a_session_and_the_agreement(
     web_app: object, clerk: TestClient, web_services: Services
 ) -> None:
     case_id = routed(clerk)
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
-        sign_in(mia, "mia")
+    with signed_in(clerk.app, "mia") as mia:
         for party in ("p1", "p2"):
             assert (
                 act(mia, case_id, "record_consent", party=party, consent="yes").status_code == 303
@@ -180,8 +176,7 @@ def test_a_session_scheduled_beyond_a_year_is_refused_and_one_stored_before_stil
     web_app: object, clerk: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case_id = routed(clerk)
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
-        sign_in(mia, "mia")
+    with signed_in(clerk.app, "mia") as mia:
         for party in ("p1", "p2"):
             act(mia, case_id, "record_consent", party=party, consent="yes")
         refused = act(mia, case_id, "schedule_session", at="0001-01-01T00:00", place="调解室")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from mediation.projections import standard
 from mediation.web import routes_lists, routes_reports
 from tests.support import FakeClock
-from tests.web.web_support import act, register, sign_in
+from tests.web.web_support import act, register, signed_in
 
 
 def rows(page: str) -> list[str]:
@@ -71,8 +71,7 @@ def test_the_queue_filters_by_status_and_mine(web_app: object, clerk: TestClient
     page = clerk.get("/queue?status=registered").text
     assert "新登记" in page
     assert "已分派" not in page
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as mia:
-        sign_in(mia, "mia")
+    with signed_in(clerk.app, "mia") as mia:
         mine = mia.get("/queue?mine=yes").text
     assert "已分派" in mine
     assert "新登记" not in mine
@@ -83,8 +82,7 @@ def test_an_escalated_case_is_highlighted_in_the_supervisors_queue(
     web_app: object, clerk: TestClient
 ) -> None:
     case_id = register(clerk, summary="需要督办")
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         assert act(sup, case_id, "escalate", reason="邻里冲突升级", levels="1").status_code == 303
         page = sup.get("/queue?escalated=yes").text
         (row,) = rows(page)
@@ -103,8 +101,7 @@ def test_the_audit_trail_is_for_supervisors_and_filters_by_who_and_what(
     case_id = register(clerk)
     act(clerk, case_id, "accept")
     assert clerk.get("/audit").status_code == 403
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         everything = sup.get("/audit").text
         accepted = sup.get("/audit?event=Accepted&who=clerk").text
         bad = sup.get("/audit?case=not-a-case")
@@ -128,8 +125,7 @@ def test_the_audit_page_links_a_spreadsheet_of_every_event_its_filters_match(
     act(clerk, first, "accept")
     register(clerk, summary="第二件")
     assert clerk.get("/audit/export").status_code == 403
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         page = sup.get("/audit?event=Registered&order=oldest").text
         link = re.search(r'<a href="(/audit/export\?[^"]*)" download>', page)
         assert link is not None, page
@@ -152,8 +148,7 @@ def test_the_audit_page_lists_the_newest_first_unless_asked_for_the_oldest(
     web_app: object, clerk: TestClient
 ) -> None:
     act(clerk, register(clerk), "accept")
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         newest = sup.get("/audit").text
         oldest = sup.get("/audit?order=oldest").text
         sideways = sup.get("/audit?order=sideways")
@@ -172,8 +167,7 @@ def test_a_list_past_its_first_page_links_back_to_it_keeping_the_filters(
 ) -> None:
     monkeypatch.setattr(routes_lists, "PAGE", 1)
     act(clerk, register(clerk), "accept")  # two events
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         first = sup.get("/audit?order=oldest").text
         link = re.search(r'href="([^"]+)">Next page<', first)
         assert link is not None
@@ -195,8 +189,7 @@ def test_notifications_show_the_newest_escalations_and_instructions_when_there_a
 ) -> None:
     monkeypatch.setattr(routes_reports, "NOTIFICATIONS_SHOWN", 3)
     case_id = register(clerk, summary="多次督办")
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         for n in ("一", "二"):
             escalated = act(sup, case_id, "escalate", reason=f"第{n}次升级", levels="1")
             instructed = act(
@@ -253,8 +246,7 @@ def test_an_escalation_read_in_the_browser_stays_read_for_that_supervisor_everyw
     web_app: object, clerk: TestClient
 ) -> None:
     case_id = register(clerk, summary="已读的升级")
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         act(sup, case_id, "escalate", reason="复核", levels="1")
         assert "1 unread" in sup.get("/notifications").text
         page = sup.get("/notifications").text
@@ -263,8 +255,7 @@ def test_an_escalation_read_in_the_browser_stays_read_for_that_supervisor_everyw
         assert token is not None
         assert up_to is not None
         sup.post("/notifications/read", data={"csrf_token": token[1], "up_to": up_to[1]})
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as again:  # a new session
-        sign_in(again, "sup")
+    with signed_in(clerk.app, "sup") as again:  # a new session
         assert "0 unread" in again.get("/notifications").text
 
 
@@ -272,8 +263,7 @@ def test_audit_days_at_the_calendars_ends_bound_nothing_away(
     web_app: object, clerk: TestClient
 ) -> None:
     act(clerk, register(clerk), "accept")
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         pages = [sup.get(f"/audit?{bound}") for bound in ("since=0001-01-01", "until=9999-12-31")]
     assert [page.status_code for page in pages] == [200, 200]
     assert [len(rows(page.text)) for page in pages] == [2, 2]
@@ -297,7 +287,6 @@ def test_a_supervisor_choosing_a_center_sees_the_centers_below_it_too(
 ) -> None:
     for summary in ("一", "二"):
         register(clerk, summary=summary)  # at cg-a, below cg
-    with TestClient(clerk.app, headers={"Accept-Language": "en"}) as sup:
-        sign_in(sup, "sup")
+    with signed_in(clerk.app, "sup") as sup:
         chosen = sup.get("/stats?period=month&center=cg").text
     assert '<span class="kpi-value">2</span>' in chosen

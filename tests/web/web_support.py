@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx2
@@ -29,6 +31,14 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> http
     response: httpx2.Response = client.post("/sign-in", data=data, follow_redirects=False)
     assert response.status_code == 303, response.text
     return response
+
+
+@contextmanager
+def signed_in(app: Any, username: str) -> Iterator[TestClient]:
+    """A new browser session of `app` in English, signed in as `username`."""
+    with TestClient(app, headers={"Accept-Language": "en"}) as client:
+        sign_in(client, username)
+        yield client
 
 
 def post_form(client: TestClient, path: str, data: dict[str, Any], page: str) -> httpx2.Response:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mediation.domain.case import event_types
 from mediation.domain.errors import InvalidFieldError, MediationError, PermissionDeniedError
+from mediation.domain.values import Actor
 from mediation.projections import (
     AuditOrder,
     AuditQuery,
@@ -183,7 +184,7 @@ def audit_export_file(
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def _supervisor(actor: ActorDep) -> None:
+def _supervisor(actor: Actor) -> None:
     if actor.role not in SUPERVISING:
         raise PermissionDeniedError("the audit trail is for supervisors")
 
