@@ -91,8 +91,13 @@ def new_page(browser: Browser, base: str, locale: str = "en-US") -> Page:
 
 def sign_in(page: Page, username: str) -> None:
     """Sign in from the keyboard alone: the username field has the focus, Tab, Enter."""
+    from playwright.sync_api import expect
+
     page.goto("/queue")
     page.wait_for_url(re.compile(r"/sign-in\?next="))
+    # Chromium gives the autofocus field the focus at a rendering step that may come after
+    # the load event: keys typed before it would be lost, and the sign-in refused.
+    expect(page.locator("#username")).to_be_focused()
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
