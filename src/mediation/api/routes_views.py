@@ -8,6 +8,7 @@ position beyond the log's head, a parameter given twice) is refused at once with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,10 +18,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from mediation.api.deps import CurrentActor, ServicesDep
-from mediation.api.errors import FORBIDDEN, UNAUTHENTICATED, ErrorBody, InvalidQueryError
+from mediation.api.errors import (
+    FORBIDDEN,
+    MALFORMED,
+    UNAUTHENTICATED,
+    ErrorBody,
+    InvalidQueryError,
+)
 from mediation.application.service import WIDE_ROLES, centers_seen
 from mediation.bootstrap import Services
 from mediation.domain.errors import InvalidFieldError, PermissionDeniedError
@@ -29,6 +36,8 @@ from mediation.projections import (
     AuditEntry,
     AuditOrder,
     AuditQuery,
+    PartyCase,
+    PartyQuery,
     Projections,
     QueueCounts,
     QueueItem,
@@ -38,6 +47,7 @@ from mediation.projections import (
     audit,
     audit_csv,
     audit_export,
+    party_cases,
     queue,
     queue_summary,
     stats,
@@ -47,6 +57,7 @@ from mediation.projections.columns import LARGEST_POSITION
 from mediation.projections.queue_query import MAX_LIMIT
 from mediation.projections.stats import StatsView
 
+log = logging.getLogger("mediation.api")
 AFTER_WAIT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 1
 CSV = "text/csv"
@@ -261,6 +272,51 @@ def read_queue_summary(
     return QueueSummaryBody(
         total=found.total, phases=found.phases, centers=found.centers, position=position
     )
+
+
+class PartyLookup(BaseModel):
+    """Whose cases to find: an ID number, or a name with a phone (or all three). Checked
+    where the lookup is made (`PartyQuery.check`), as commands are: a length limit here
+    would turn a lone surrogate into an error no response can carry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: str | None = Field(None, description="As registered: 4 to 32 letters or digits")
+    name: str | None = Field(
+        None, description="With `phone`: finds a party registered without an ID number"
+    )
+    phone: str | None = Field(None, description="With `name`; only its digits count")
+
+
+class PartyCasesBody(BaseModel):
+    """A party's cases in the caller's center, the latest registered first."""
+
+    items: list[PartyCase]
+    more: bool  # more matched than the list holds (100): the oldest are left out
+    position: int  # the log position the view had reached when read
+
+
+@router.post("/cases/lookup", response_model=PartyCasesBody, responses=MALFORMED)
+def look_up_party_cases(
+    lookup: PartyLookup,
+    actor: CurrentActor,
+    services: ServicesDep,
+    projections: ProjectionsDep,
+    after: After = None,
+) -> PartyCasesBody:
+    """The caller's own center's cases of one party, found by their ID number, or by name and phone.
+
+    For the hotline and the window: a caller seldom knows their case's id. The view matches
+    keyed hashes of what is given, never the numbers themselves, and finds only cases of the
+    caller's own center, whose staff may see their parties (PML art. 15). A POST, so that the
+    numbers stay out of URLs and access logs.
+    """
+    query = PartyQuery(actor.center, lookup.id_number, lookup.name, lookup.phone)
+    query.check()
+    position = caught_up(projections, "stats", after)
+    found = party_cases(projections, query)
+    log.info("party lookup by %s in %s: %d cases", actor.user, actor.center, len(found.items))
+    return PartyCasesBody(items=found.items, more=found.more, position=position)
 
 
 def audit_filters(

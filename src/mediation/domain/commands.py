@@ -29,7 +29,7 @@ PARTIES = 200  # parties of one dispute: a work crew's unpaid wages, a village's
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _check_text(field: str, value: str | None, limit: int) -> None:
+def check_text(field: str, value: str | None, limit: int) -> None:
     if value is None:
         return
     if not value.strip():
@@ -45,21 +45,21 @@ def _check_text(field: str, value: str | None, limit: int) -> None:
 LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
-def _check_unicode(field: str, value: object) -> None:
+def check_unicode(field: str, value: object) -> None:
     """Refuse a lone surrogate anywhere in a field's value (text, or text within it)."""
     if isinstance(value, str):
         if LONE_SURROGATES.search(value):
             raise InvalidFieldError(field, "must be valid Unicode text (a lone surrogate)")
     elif isinstance(value, tuple | list):
         for index, item in enumerate(value):
-            _check_unicode(f"{field}[{index}]", item)
+            check_unicode(f"{field}[{index}]", item)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_unicode(f"{field}.{key}", key)
-            _check_unicode(f"{field}.{key}", item)
+            check_unicode(f"{field}.{key}", key)
+            check_unicode(f"{field}.{key}", item)
     elif is_dataclass(value) and not isinstance(value, type):
         for spec in fields(value):
-            _check_unicode(f"{field}.{spec.name}", getattr(value, spec.name))
+            check_unicode(f"{field}.{spec.name}", getattr(value, spec.name))
 
 
 def _check_positive(field: str, value: int, limit: int) -> None:
@@ -77,10 +77,10 @@ class Command:
     def validate(self) -> None:
         for spec in fields(self):
             value = getattr(self, spec.name)
-            _check_unicode(spec.name, value)
+            check_unicode(spec.name, value)
             limit = self.TEXT_LIMITS.get(spec.name)
             if limit is not None:
-                _check_text(spec.name, value, limit)
+                check_text(spec.name, value, limit)
 
 
 @dataclass(frozen=True)
@@ -91,18 +91,26 @@ class NewParty:
     id_number: str | None = None
 
     def validate(self, place: str) -> None:
-        _check_text(f"{place}.name", self.name, SHORT)
-        if self.phone is not None and not _looks_like_phone(self.phone):
-            raise InvalidFieldError(f"{place}.phone", "must be 3 to 32 digits, spaces, + or -")
-        if self.id_number is not None and not (
-            4 <= len(self.id_number) <= 32 and self.id_number.isalnum()
-        ):
-            raise InvalidFieldError(f"{place}.id_number", "must be 4 to 32 letters or digits")
+        check_text(f"{place}.name", self.name, SHORT)
+        if self.phone is not None and not looks_like_phone(self.phone):
+            raise InvalidFieldError(f"{place}.phone", PHONE_RULE)
+        if self.id_number is not None and not looks_like_id_number(self.id_number):
+            raise InvalidFieldError(f"{place}.id_number", ID_NUMBER_RULE)
 
 
-def _looks_like_phone(value: str) -> bool:
+PHONE_RULE = "must be 3 to 32 digits, spaces, + or -"
+ID_NUMBER_RULE = "must be 4 to 32 letters or digits"
+
+
+def looks_like_phone(value: str) -> bool:
+    """A party's phone as the service takes it (see PHONE_RULE)."""
     digits = sum(ch.isdigit() for ch in value)
     return 3 <= digits <= 32 and all(ch.isdigit() or ch in " +-()" for ch in value)
+
+
+def looks_like_id_number(value: str) -> bool:
+    """A party's ID number as the service takes it (see ID_NUMBER_RULE)."""
+    return 4 <= len(value) <= 32 and value.isalnum()
 
 
 def _check_parties(parties: tuple[NewParty, ...]) -> None:

@@ -12,6 +12,7 @@ from mediation.projections.audit_query import (
     AuditPage,
     AuditQuery,
 )
+from mediation.projections.party_query import PartyCase, PartyCases, PartyQuery
 from mediation.projections.queue_query import (
     QueueCounts,
     QueueItem,
@@ -27,6 +28,7 @@ from mediation.projections.standard import (
     audit_entries,
     audit_export,
     build_projections,
+    party_cases,
     queue,
     queue_summary,
     stats,
@@ -41,6 +43,9 @@ __all__ = [
     "AuditOrder",
     "AuditPage",
     "AuditQuery",
+    "PartyCase",
+    "PartyCases",
+    "PartyQuery",
     "Projections",
     "QueueCounts",
     "QueueItem",
@@ -57,6 +62,7 @@ __all__ = [
     "audit_entries",
     "audit_export",
     "build_projections",
+    "party_cases",
     "queue",
     "queue_summary",
     "stats",

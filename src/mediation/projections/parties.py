@@ -31,12 +31,21 @@ class PartyKeys:
     def key(self, party: Party) -> str | None:
         """None when the party carries too little to be recognised again (a name alone)."""
         if party.id_number:
-            return self._hash("id", party.id_number.strip().upper())
+            return self.of_id_number(party.id_number)
         if party.phone:
-            digits = "".join(ch for ch in party.phone if ch.isdigit())
-            name = unicodedata.normalize("NFKC", party.name).strip().casefold()
-            return self._hash("np", f"{name}\x1f{digits}")
+            return self.of_name_and_phone(party.name, party.phone)
         return None
+
+    def of_id_number(self, id_number: str) -> str:
+        """The key of a party with this ID number (in any case of letters, spaces around)."""
+        return self._hash("id", id_number.strip().upper())
+
+    def of_name_and_phone(self, name: str, phone: str) -> str:
+        """The key of a party without an ID number: their name (compared as NFKC, casefolded)
+        with the digits of their phone (however it is written)."""
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        folded = unicodedata.normalize("NFKC", name).strip().casefold()
+        return self._hash("np", f"{folded}\x1f{digits}")
 
     def keys(self, parties: list[Party]) -> set[str]:
         return {key for party in parties if (key := self.key(party)) is not None}

@@ -23,6 +23,7 @@ from mediation.projections.audit_query import (
 )
 from mediation.projections.held import HELD_ROWS
 from mediation.projections.parties import PartyKeys
+from mediation.projections.party_query import PartyCases, PartyQuery, find_party_cases
 from mediation.projections.queue import QueueTables, QueueView
 from mediation.projections.queue_query import (
     MAX_LIMIT,
@@ -127,6 +128,21 @@ def audit_entries(projections: Projections, query: AuditQuery) -> Iterator[Audit
         if page.next_cursor is None:
             return
         query = replace(query, cursor=page.next_cursor)
+
+
+def party_cases(projections: Projections, query: PartyQuery) -> PartyCases:
+    """The cases of `query.center` of the party `query` names (see `party_query`); refused
+    at once, naming the field, when it names no one (InvalidFieldError)."""
+    query.check()
+    view = projections.view(StatsView.name)
+    if not isinstance(view, StatsView):
+        raise TypeError(f"the {StatsView.name} view is not the statistics view")
+    keys = query.keys(view.party_keys)
+
+    def run(conn: Connection, tables: StatsTables) -> PartyCases:
+        return find_party_cases(conn, tables, keys, query.center, view.statuses)
+
+    return projections.read(StatsView.name, run)
 
 
 def stats(projections: Projections, query: StatsQuery, now: datetime) -> StatsReport:

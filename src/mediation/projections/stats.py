@@ -110,6 +110,15 @@ class StatsView(View[StatsTables]):
         self._held_keys: dict[str, HeldKeys] = {}  # by the name of the parties table
         self._part_notes: dict[str, PartNotes] = {}  # by the name of the parties table
 
+    @property
+    def party_keys(self) -> PartyKeys:
+        """How this view keys parties (see `party_query`, which looks one party up by them)."""
+        return self._party_keys
+
+    @property
+    def statuses(self) -> Statuses:
+        return self._statuses
+
     def defer_writes(self, generation: int) -> None:
         super().defer_writes(generation)
         self._held_keys[self.tables(generation).parties.name] = HeldKeys()
