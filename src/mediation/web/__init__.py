@@ -19,6 +19,7 @@ from mediation.web import (
     routes_case,
     routes_intake,
     routes_lists,
+    routes_lookup,
     routes_reports,
 )
 from mediation.web.core import Web, WebConfig
@@ -27,8 +28,16 @@ SESSION_COOKIE = "mediation_session"
 STATIC_PATH = "/static"
 
 router = APIRouter(include_in_schema=False)
-# The intake form's path (/cases/new) before the case page's (/cases/{case_id}).
-for _module in (routes_auth, routes_intake, routes_case, routes_lists, routes_reports):
+# The intake form's and the lookup's paths (/cases/new, /cases/find) before the case page's
+# (/cases/{case_id}).
+for _module in (
+    routes_auth,
+    routes_intake,
+    routes_lookup,
+    routes_case,
+    routes_lists,
+    routes_reports,
+):
     router.include_router(_module.router)
 
 

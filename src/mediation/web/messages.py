@@ -46,6 +46,11 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"no party '.*' in this case", N_("is not a party of this case")),
         (r"no center '", N_("no such center")),
         (r"was used before for a different request", N_("this form was sent before; reload it")),
+        (
+            r"give an ID number, or a name and a phone",
+            N_("give an ID number, or a name and a phone"),
+        ),
+        (r"looked up with a (name|phone): give both", N_("give both the name and the phone")),
         (r"is required", N_("is required")),
         (r"is not a case number", N_("is not a case number")),
         (r"choose at least one party", N_("choose at least one party")),
