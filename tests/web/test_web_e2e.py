@@ -42,6 +42,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 TABLET: ViewportSize = {"width": 820, "height": 1180}  # a 10-inch tablet held upright
 TIMEOUT_MS = 10_000
+ID_NUMBER = "54010219900101123X"
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,8 @@ def test_a_case_from_the_window_to_the_agreement_and_back_in_time(
 
 
 def clerk_registers_and_routes(browser: Browser, base: str, clock: FakeClock) -> str:
+    from playwright.sync_api import expect
+
     page = new_page(browser, base)
     sign_in(page, "clerk")
     page.get_by_role("link", name="New case").click()
@@ -145,6 +148,7 @@ def clerk_registers_and_routes(browser: Browser, base: str, clock: FakeClock) ->
     shot(page, "intake-errors")
     page.get_by_label("Summary").fill("邻里噪音纠纷 ཁྱིམ་མཚེས་ཀྱི་རྩོད་གཞི།")
     page.locator("#parties-0-name").fill(TIBETAN_NAME)
+    page.locator("#parties-0-id_number").fill(ID_NUMBER)
     page.locator("#parties-1-name").fill(CHINESE_NAME)
     page.get_by_role("button", name="Add a party").click()
     assert page.locator("[data-party-row]").count() == 3
@@ -165,6 +169,13 @@ def clerk_registers_and_routes(browser: Browser, base: str, clock: FakeClock) ->
         details.locator("button.primary").click()
     assert status(page) == "Mediating"
     url = page.url
+    # The applicant calls the hotline: their case is found by the ID number they give.
+    page.get_by_role("link", name="Find cases").click()
+    expect(page.locator("#id_number")).to_be_focused()
+    page.keyboard.type(ID_NUMBER.lower())
+    page.keyboard.press("Enter")
+    page.locator("table.lookup-results tbody a").click()
+    page.wait_for_url(url)
     page.context.close()
     return url
 
