@@ -35,7 +35,7 @@ def look_up(
 ) -> HTMLResponse:
     """The party's cases of the user's center, or the form again with what to correct."""
     values = {name: str(form.get(name, "")).strip() for name in FIELDS}
-    query = PartyQuery(actor.center, *(values[name] or None for name in FIELDS))
+    query = PartyQuery(actor.center, **{name: values[name] or None for name in FIELDS})
     if web.projections is None:
         return _page(request, web, t, actor, values, unavailable=True)
     try:
