@@ -12,7 +12,7 @@ from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import CourtDecision, Referral, Risk
 from mediation.projections import QueueCounts, QueueItem, QueueQuery, queue, queue_summary
-from tests.projections.projection_support import World, registration
+from tests.projections.projection_support import World, registration, selects_of, sqlite_plan
 
 HERE = frozenset({"cg-a"})
 DZ = frozenset({"dz"})
@@ -212,3 +212,57 @@ def test_the_summary_counts_a_case_overdue_from_just_after_its_deadline(
     assert just_after.total.overdue == at_due.total.overdue + sharing
     assert just_after.phases["intake"].overdue == at_due.phases["intake"].overdue + 1
     assert just_after.total.open == at_due.total.open == len(items)
+
+
+QUEUE_READS = [
+    pytest.param({}, id="one center"),
+    pytest.param({"centers": frozenset({"cg-a", "dz"})}, id="centers merged"),
+    pytest.param({"assignee": "mia"}, id="assignee"),
+    pytest.param({"phase": "mediation", "overdue": False}, id="phase"),
+    pytest.param({"risk": "red"}, id="risk"),
+]
+
+
+@pytest.mark.parametrize("filters", QUEUE_READS)
+def test_the_queue_reads_its_pages_and_counts_from_indexes_of_the_open_cases_alone(
+    world: World, cases: dict[str, UUID], filters: dict[str, Any]
+) -> None:
+    """Closed cases keep their rows (a reopened case comes back) but are in no index of the
+    queue: each is partial, of the open cases, and SQLite reads every page and count through
+    one of them; on PostgreSQL, whose planner decides with statistics of its own, the indexes
+    are partial alike."""
+    engine = world.services.engine
+    world.projections.catch_up()
+    table = world.projections.read("queue", lambda _conn, tables: tables.cases)
+    centers = filters.get("centers", HERE)
+    with selects_of(engine, table.name) as statements:
+        listed(world, **filters)
+        queue_summary(world.projections, centers, world.clock.now(), filters.get("assignee"))
+
+    indexes = {index.name for index in table.indexes}
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = %(t)s",
+                {"t": table.name},
+            ).all()
+        partial = {
+            name for name, definition in found if definition.endswith("WHERE (is_open = true)")
+        }
+        assert partial == indexes
+        return
+    assert statements
+    for statement in statements:
+        plan = sqlite_plan(engine, statement)
+        assert any(f"INDEX {name} " in plan for name in indexes), plan
+    with engine.connect() as conn:
+        sql = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table.name,)
+            )
+            if row[0] is not None
+        ]
+    assert len(sql) == len(indexes)
+    assert all(text.endswith("WHERE is_open = 1") for text in sql), sql

@@ -112,6 +112,35 @@ def test_totals_cover_the_range_and_count_the_cases_overdue_now(
     assert (totals["cg"].counts["registered"], totals["cg"].overdue_now) == (0, 0)
 
 
+def test_the_cases_overdue_now_are_counted_from_an_index_of_the_open_cases_alone(
+    history: World,
+) -> None:
+    """The count of cases overdue now reads the index of the open cases' centers and next
+    deadlines, which holds no closed case (partial, as the queue's)."""
+    engine = history.services.engine
+    cases = history.projections.read("stats", lambda _conn, tables: tables.cases)
+    index = f"ix_{cases.name}_center_due"
+    with selects_of(engine, cases.name) as statements:
+        report(history, centers=frozenset({"cg", "cg-a", "dz"}))
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            made = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (index,)
+            ).scalar()
+            assert made is not None
+            assert made.endswith("(center, next_due) WHERE is_open = 1")
+            assert [s for s in statements if f"INDEX {index} " in sqlite_plan(engine, s)]
+            return
+        made = conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND indexname = %(i)s",
+            {"i": index},
+        ).scalar()
+    assert made is not None
+    assert made.endswith("(center, next_due) WHERE (is_open = true)")
+
+
 def test_weeks_and_local_days_split_the_figures(
     history: World,
 ) -> None:

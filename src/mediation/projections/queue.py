@@ -80,17 +80,23 @@ class QueueView(View[QueueTables]):
         )
         c = table.c
         # The queue's order is (sort_due, case_id): each index ends with it, so that a page is
-        # read in order and stops at `limit`. Closed cases stay (a reopened case comes back),
-        # hence is_open first (a partial index would not be used by SQLite for `is_open = ?`).
+        # read in order and stops at `limit`. Closed cases keep their rows (a reopened case
+        # comes back) but are in no index: each is partial, of the open cases, which every
+        # query of the queue names as `is_open = 1` (`= true` on PostgreSQL), as the index
+        # does. A center's closed cases outnumber its open ones within a year or two; at
+        # 1,000,000 events of the bench's log (two in three cases open) the six indexes took
+        # 1.7-2.0 s to build at the end of a rebuild instead of 2.7-3.2 with every case.
+        open_only = c.is_open == True  # noqa: E712 (SQL)
         for columns in ([], [c.center], [c.assignee], [c.phase], [c.center, c.phase], [c.risk]):
             label = "_".join(col.name for col in columns) or "all"
             Index(
                 f"ix_{name}_{label}_due",
-                c.is_open,
                 *columns,
                 c.sort_due,
                 c.case_id,
                 info=QUERY_ONLY_INDEX,
+                sqlite_where=open_only,
+                postgresql_where=open_only,
             )
         return QueueTables(table)
 

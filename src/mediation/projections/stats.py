@@ -201,12 +201,14 @@ class StatsView(View[StatsTables]):
             Column("resolved_counted", Boolean, nullable=False),  # this agreement's performance
             Column("party_keys", JSON, nullable=False),  # its rows in `parties`, to replace them
         )
-        Index(
+        open_only = cases.c.is_open == True  # noqa: E712 (SQL)
+        Index(  # the open cases alone, as the queue's (see `QueueView.define`)
             f"ix_stats_cases{suffix}_center_due",
-            cases.c.is_open,
             cases.c.center,
             cases.c.next_due,
             info=QUERY_ONLY_INDEX,
+            sqlite_where=open_only,
+            postgresql_where=open_only,
         )
         parties = Table(
             f"stats_parties{suffix}",
