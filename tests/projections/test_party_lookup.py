@@ -15,7 +15,7 @@ from mediation.domain.values import PartyRole
 from mediation.projections import PartyQuery, party_cases
 from mediation.projections.party_query import PARTY_CASES_MOST
 from tests.projections.projection_support import World, registration
-from tests.projections.test_views_api import views_app
+from tests.projections.test_views_api import ids, views_app
 
 LOOKUP = "/api/v1/cases/lookup"
 DOLMA = ("卓玛", "139 0000 0003", "54010219850505002X")  # name, phone, ID number
@@ -64,17 +64,12 @@ def look_up(client: TestClient, world: World, as_user: str, **body: Any) -> Any:
     return client.post(LOOKUP, content=json.dumps(body), headers=headers)
 
 
-def found(response: Any) -> list[str]:
-    assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["items"]]
-
-
 def test_an_id_number_finds_the_partys_cases_of_the_callers_center_latest_first(
     client: TestClient, world: World, cases: dict[str, UUID]
 ) -> None:
     response = look_up(client, world, "clerk", id_number=DOLMA[2])
 
-    assert found(response) == [str(cases[n]) for n in ("latest", "second", "first")]
+    assert ids(response) == [str(cases[n]) for n in ("latest", "second", "first")]
     body = response.json()
     assert body["more"] is False
     assert body["position"] == world.projections.log.head()
@@ -94,7 +89,7 @@ def test_an_id_number_is_matched_whatever_the_case_of_its_letters_and_the_spaces
 ) -> None:
     typed = f"  {DOLMA[2].lower()} "
 
-    assert found(look_up(client, world, "mia", id_number=typed)) == found(
+    assert ids(look_up(client, world, "mia", id_number=typed)) == ids(
         look_up(client, world, "clerk", id_number=DOLMA[2])
     )
 
@@ -106,9 +101,9 @@ def test_a_name_and_phone_find_a_party_registered_without_an_id_number_however_w
     written_otherwise = look_up(client, world, "clerk", name=" LOBSANG", phone="8613700000004")
     other_phone = look_up(client, world, "clerk", name=LOBSANG[0], phone="13700000009")
 
-    assert found(exact) == [str(cases["lobsang"])]
-    assert found(written_otherwise) == [str(cases["lobsang"])]
-    assert found(other_phone) == []
+    assert ids(exact) == [str(cases["lobsang"])]
+    assert ids(written_otherwise) == [str(cases["lobsang"])]
+    assert ids(other_phone) == []
 
 
 def test_either_an_id_number_or_a_name_and_phone_matches_when_all_three_are_given(
@@ -118,17 +113,15 @@ def test_either_an_id_number_or_a_name_and_phone_matches_when_all_three_are_give
         client, world, "clerk", id_number=DOLMA[2], name=LOBSANG[0], phone=LOBSANG[1]
     )
 
-    assert set(found(response)) == {str(cases[n]) for n in ("latest", "second", "first", "lobsang")}
+    assert set(ids(response)) == {str(cases[n]) for n in ("latest", "second", "first", "lobsang")}
 
 
 def test_only_the_callers_own_center_is_searched_even_for_a_supervisor_above_it(
     client: TestClient, world: World, cases: dict[str, UUID]
 ) -> None:
-    assert found(look_up(client, world, "dz_clerk", id_number=DOLMA[2])) == [
-        str(cases["elsewhere"])
-    ]
-    assert found(look_up(client, world, "city_sup", id_number=DOLMA[2])) == []
-    assert found(look_up(client, world, "sup", id_number=DOLMA[2])) == []
+    assert ids(look_up(client, world, "dz_clerk", id_number=DOLMA[2])) == [str(cases["elsewhere"])]
+    assert ids(look_up(client, world, "city_sup", id_number=DOLMA[2])) == []
+    assert ids(look_up(client, world, "sup", id_number=DOLMA[2])) == []
 
 
 def test_amended_parties_are_found_by_their_new_number_and_no_longer_by_the_old(
@@ -136,8 +129,8 @@ def test_amended_parties_are_found_by_their_new_number_and_no_longer_by_the_old(
 ) -> None:
     new = look_up(client, world, "clerk", id_number="540102197001010011")
 
-    assert found(new) == [str(cases["amended"])]
-    assert str(cases["amended"]) not in found(look_up(client, world, "clerk", id_number=DOLMA[2]))
+    assert ids(new) == [str(cases["amended"])]
+    assert str(cases["amended"]) not in ids(look_up(client, world, "clerk", id_number=DOLMA[2]))
 
 
 def test_a_lookup_waits_for_the_view_to_reach_a_registration_it_names(
@@ -158,7 +151,7 @@ def test_a_lookup_waits_for_the_view_to_reach_a_registration_it_names(
     finally:
         world.projections.stop()
 
-    assert found(response) == [str(result.view.id)]
+    assert ids(response) == [str(result.view.id)]
     assert response.json()["position"] >= (result.position or 0)
 
 
