@@ -1,10 +1,11 @@
 """`python -m bench.pages`: how long the supervisors' pages take, the audit trail's and the
-statistics', as they ask for them, and the queue's summary.
+statistics', as they ask for them, the queue's summary, and a clerk's lookup of a caller.
 
 An audit page is the view's rows of the matching events plus each event's facts read from the
 log and masked (see `projections.audit_query`); a statistics page the figures of a scope of
 centers and days (see `projections.stats_query`); a queue summary the open and overdue cases of
-a scope by phase and center (see `projections.queue_query.summarize_queue`). The log is the bench's own (made into
+a scope by phase and center (see `projections.queue_query.summarize_queue`); a lookup the cases of
+one party in a center (see `projections.party_query`). The log is the bench's own (made into
 `--log` if that file does not exist, as `python -m bench.instructions` makes it); the queries
 run on a copy, whose audit and statistics views are rebuilt first, so the file itself is left
 as it is.
@@ -28,11 +29,16 @@ from bench.bench_projections import ALL_CENTERS, BIG_TOWN, PARENT, TOWNS, World
 from bench.instructions import generate
 from bench.records import Latency, summarize
 from bench.views import _world
+from mediation.domain.case import Case
 from mediation.projections import (
     AuditQuery,
+    PartyQuery,
+    QueueQuery,
     StatsQuery,
     audit,
     cursor,
+    party_cases,
+    queue,
     queue_summary,
     stats,
 )
@@ -45,7 +51,7 @@ REBUILT = ["queue", "audit", "stats"]  # the views the pages read, rebuilt on th
 
 @dataclass(frozen=True)
 class PageRun:
-    query: str  # "audit: ...", "stats: ..." or "queue summary: ..."
+    query: str  # "audit: ...", "stats: ...", "queue summary: ..." or "party lookup: ..."
     entries: int  # on the page (statistics: rows, totals not counted; a summary: cases counted)
     latency: Latency
 
@@ -118,6 +124,24 @@ def summary_scopes() -> dict[str, frozenset[str]]:
     }
 
 
+def lookup_queries(world: World) -> dict[str, PartyQuery]:
+    """A clerk of the busiest town looking up a caller whose case is open there: by the ID
+    number of a party registered with one, by the name and phone of a party without."""
+    found: dict[str, PartyQuery] = {}
+    page = queue(world.projections, QueueQuery(frozenset({BIG_TOWN}), limit=50), datetime.now(UTC))
+    for item in page.items:
+        case: Case = world.app.repository.get(item.id)
+        for party in case.parties:
+            if party.id_number:
+                found.setdefault("by ID number", PartyQuery(BIG_TOWN, id_number=party.id_number))
+            elif party.phone:
+                named = PartyQuery(BIG_TOWN, name=party.name, phone=party.phone)
+                found.setdefault("by name and phone", named)
+        if len(found) == 2:
+            break
+    return found
+
+
 def measure(world: World, repeats: int) -> list[PageRun]:
     """Each query `repeats` times, after WARM_UP runs; the entries of its page."""
     first = audit(world.projections, AuditQuery(frozenset(ALL_CENTERS)))
@@ -129,6 +153,8 @@ def measure(world: World, repeats: int) -> list[PageRun]:
         pages[f"stats: {label}"] = partial(_stats_rows, world, figures, now)
     for label, centers in summary_scopes().items():
         pages[f"queue summary: {label}"] = partial(_open_cases, world, centers, now)
+    for label, party in lookup_queries(world).items():
+        pages[f"party lookup: {label}"] = partial(_party_cases, world, party)
     gc.collect()
     runs = []
     for label, page in pages.items():
@@ -155,6 +181,10 @@ def _open_cases(world: World, centers: frozenset[str], now: datetime) -> int:
     return queue_summary(world.projections, centers, now).total.open
 
 
+def _party_cases(world: World, query: PartyQuery) -> int:
+    return len(party_cases(world.projections, query).items)
+
+
 @contextmanager
 def rebuilt_copy(log: Path) -> Iterator[World]:
     """The bench's world on a copy of `log`, the views the pages read rebuilt from it."""
@@ -175,8 +205,8 @@ def rebuilt_copy(log: Path) -> Iterator[World]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.pages",
-        description="Time the audit trail's and the statistics' pages, and the queue's "
-        "summary, on a copy of the bench's log (SQLite).",
+        description="Time the audit trail's and the statistics' pages, the queue's summary "
+        "and a party lookup, on a copy of the bench's log (SQLite).",
     )
     parser.add_argument("--events", type=int, default=100_000, help="events of a new log")
     parser.add_argument("--log", type=Path, required=True, help="the log: made if missing")

@@ -11,7 +11,15 @@ import pytest
 
 from bench.bench_projections import open_count
 from bench.instructions import generate
-from bench.pages import audit_queries, main, measure, rebuilt_copy, stats_queries, summary_scopes
+from bench.pages import (
+    audit_queries,
+    lookup_queries,
+    main,
+    measure,
+    rebuilt_copy,
+    stats_queries,
+    summary_scopes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,7 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
         labels = [f"audit: {label}" for label in audit_queries(world, None)]
         labels += [f"stats: {label}" for label in stats_queries(world)]
         labels += [f"queue summary: {label}" for label in summary_scopes()]
+        labels += [f"party lookup: {label}" for label in lookup_queries(world)]
         opened = open_count(world)
 
     assert digest(log) == before
@@ -48,6 +57,8 @@ def test_every_query_is_timed_on_a_rebuilt_copy_and_the_log_is_left_as_it_was(lo
     assert found["stats: city, by month"] >= 1  # the figures span the whole log
     assert found["stats: one town, by month"] >= 1
     assert found["queue summary: city (all centers)"] == opened > 0
+    assert found["party lookup: by ID number"] >= 1  # the case it was taken from, at least
+    assert found["party lookup: by name and phone"] >= 1
 
 
 def test_the_command_prints_each_query_with_its_entries_and_percentiles(
@@ -62,8 +73,8 @@ def test_the_command_prints_each_query_with_its_entries_and_percentiles(
     )
     rows = printed[2:]
     assert rows[0].split()[:4] == ["audit:", "city", "supervisor,", "first"]
-    assert rows[-1].split()[:4] == ["queue", "summary:", "city", "(all"]
-    assert len(rows) == 16 + 5 + 3
+    assert rows[-1].split()[:6] == ["party", "lookup:", "by", "name", "and", "phone"]
+    assert len(rows) == 16 + 5 + 3 + 2
     for row in rows:
         entries, p50, p99, largest = row.split()[-4:]
         assert int(entries) >= 0
