@@ -81,6 +81,7 @@ def test_an_id_number_finds_the_partys_cases_of_the_callers_center_latest_first(
     )
     assert (first["phase"], first["status"], first["closed"]) == ("closure", "closed", True)
     assert body["items"][1]["dispute_type"] == "land"  # a respondent's case too
+    assert {item["summary"] for item in body["items"]} == {registration().summary}
     assert body["items"][1]["closed"] is False
 
 
@@ -200,3 +201,19 @@ def test_a_party_with_more_cases_than_a_list_holds_gets_the_latest_and_more_is_s
     assert listed.more is True
     assert len(listed.items) == PARTY_CASES_MOST
     assert made[0] not in {item.id for item in listed.items}  # the oldest is left out
+
+
+def test_a_case_the_queue_view_has_not_reached_is_listed_without_its_summary(
+    world: World, cases: dict[str, UUID]
+) -> None:
+    party = ("央金", "13200000008", "540102199505050044")
+    world.clock.advance(minutes=1)
+    made = world.desk.register(registration(applicant=party))
+    world.projections.catch_up(["stats"])
+
+    before = party_cases(world.projections, PartyQuery("cg-a", id_number=party[2]))
+    world.projections.catch_up(["queue"])
+    after = party_cases(world.projections, PartyQuery("cg-a", id_number=party[2]))
+
+    assert [(item.id, item.summary) for item in before.items] == [(made, None)]
+    assert [(item.id, item.summary) for item in after.items] == [(made, registration().summary)]

@@ -32,7 +32,9 @@ def results(page: str) -> list[str]:
 def test_an_id_number_finds_the_partys_cases_latest_first_and_stays_out_of_the_address(
     clerk: TestClient, clock: FakeClock
 ) -> None:
-    older = register(clerk, **{"parties-0-id_number": ID_NUMBER, "dispute_type": "land"})
+    older = register(
+        clerk, **{"parties-0-id_number": ID_NUMBER, "dispute_type": "land", "summary": "宅基地纠纷"}
+    )
     act(clerk, older, "reject", reason="already before a court")
     clock.advance(hours=1)
     newer = register(clerk, **{"parties-0-id_number": ID_NUMBER})
@@ -43,6 +45,7 @@ def test_an_id_number_finds_the_partys_cases_latest_first_and_stays_out_of_the_a
     assert response.status_code == 200
     assert results(response.text) == [newer, older]
     assert "Closed" in response.text
+    assert f'<a href="/cases/{older}">宅基地纠纷</a>' in response.text  # the summary opens it
     assert "Land" in response.text
     assert str(response.url).endswith("/cases/find")  # the number is in no address
     assert 'autocomplete="off"' in response.text

@@ -14,7 +14,7 @@ name and phone: a case holds one key per party, the ID number's when it has one.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Collection, Set
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -33,6 +33,7 @@ from mediation.domain.commands import (
 from mediation.domain.errors import InvalidFieldError
 from mediation.projections.parties import PartyKeys
 from mediation.projections.phases import Statuses
+from mediation.projections.queue import QueueTables
 from mediation.projections.stats import StatsTables
 
 # Cases one lookup lists at most, the latest registered first (`PartyCases.more` says if
@@ -78,9 +79,11 @@ class PartyQuery:
 
 @dataclass(frozen=True)
 class PartyCase:
-    """A case of the party: enough to tell it from their others, and its id to open it."""
+    """A case of the party: enough to tell it from their others, and its id to open it.
+    `summary` is the queue view's (None while that view has not reached the case)."""
 
     id: UUID
+    summary: str | None
     center: str
     dispute_type: str
     channel: str
@@ -122,6 +125,7 @@ def find_party_cases(
     items = [
         PartyCase(
             id=row.case_id,
+            summary=None,
             center=row.center,
             dispute_type=row.dispute_type,
             channel=row.channel,
@@ -135,4 +139,21 @@ def find_party_cases(
     return PartyCases(items, more=len(rows) > PARTY_CASES_MOST)
 
 
-__all__ = ["PARTY_CASES_MOST", "PartyCase", "PartyCases", "PartyQuery", "find_party_cases"]
+def case_summaries(conn: Connection, tables: QueueTables, ids: Collection[UUID]) -> dict[UUID, str]:
+    """The summaries the queue view holds of these cases, by id (open or closed: it keeps a
+    row of every case)."""
+    c = tables.cases.c
+    if not ids:
+        return {}
+    rows = conn.execute(select(c.case_id, c.summary).where(c.case_id.in_(sorted(ids))))
+    return {row.case_id: row.summary for row in rows}
+
+
+__all__ = [
+    "PARTY_CASES_MOST",
+    "PartyCase",
+    "PartyCases",
+    "PartyQuery",
+    "case_summaries",
+    "find_party_cases",
+]

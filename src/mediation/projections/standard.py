@@ -23,7 +23,12 @@ from mediation.projections.audit_query import (
 )
 from mediation.projections.held import HELD_ROWS
 from mediation.projections.parties import PartyKeys
-from mediation.projections.party_query import PartyCases, PartyQuery, find_party_cases
+from mediation.projections.party_query import (
+    PartyCases,
+    PartyQuery,
+    case_summaries,
+    find_party_cases,
+)
 from mediation.projections.queue import QueueTables, QueueView
 from mediation.projections.queue_query import (
     MAX_LIMIT,
@@ -131,8 +136,9 @@ def audit_entries(projections: Projections, query: AuditQuery) -> Iterator[Audit
 
 
 def party_cases(projections: Projections, query: PartyQuery) -> PartyCases:
-    """The cases of `query.center` of the party `query` names (see `party_query`); refused
-    at once, naming the field, when it names no one (InvalidFieldError)."""
+    """The cases of `query.center` of the party `query` names (see `party_query`), each with
+    its summary from the queue view; refused at once, naming the field, when it names no one
+    (InvalidFieldError)."""
     query.check()
     view = projections.view(StatsView.name)
     if not isinstance(view, StatsView):
@@ -142,7 +148,15 @@ def party_cases(projections: Projections, query: PartyQuery) -> PartyCases:
     def run(conn: Connection, tables: StatsTables) -> PartyCases:
         return find_party_cases(conn, tables, keys, query.center, view.statuses)
 
-    return projections.read(StatsView.name, run)
+    found = projections.read(StatsView.name, run)
+    ids = [item.id for item in found.items]
+
+    def summaries(conn: Connection, tables: QueueTables) -> dict[UUID, str]:
+        return case_summaries(conn, tables, ids)
+
+    summary = projections.read(QueueView.name, summaries)
+    items = [replace(item, summary=summary.get(item.id)) for item in found.items]
+    return replace(found, items=items)
 
 
 def stats(projections: Projections, query: StatsQuery, now: datetime) -> StatsReport:
