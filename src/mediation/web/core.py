@@ -56,16 +56,16 @@ class Web:
         )
         return Translator(language, self.catalogues[language], self.zone)
 
-    def caught_up(self, request: Request, view: str) -> bool:
-        """Wait briefly until the view shows the log as it is now, this user's writes included.
+    def caught_up(self, request: Request, *views: str) -> bool:
+        """Wait briefly until the views show the log as it is now, this user's writes included.
 
-        Lists then agree with the case pages, which read the log itself. False: the view is
+        Lists then agree with the case pages, which read the log itself. False: a view is
         still behind after the wait (the page says so and shows what it has).
         """
         if self.projections is None:
             return True
         target = max(sessions.seen_position(request), self.projections.log.head())
-        return self.projections.wait_for(target, READ_YOUR_WRITES_SECONDS, [view])
+        return self.projections.wait_for(target, READ_YOUR_WRITES_SECONDS, list(views))
 
     def scope(self, actor: Actor) -> frozenset[str]:
         """The centers whose cases the actor sees in lists: a supervisor's whole subtree."""

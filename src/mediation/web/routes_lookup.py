@@ -40,7 +40,7 @@ def look_up(
         return _page(request, web, t, actor, values, unavailable=True)
     try:
         query.check()
-        behind = not web.caught_up(request, "stats")
+        behind = not web.caught_up(request, "stats", "queue")  # the cases, their summaries
         found = party_cases(web.projections, query)
     except InvalidFieldError as error:
         return _page(request, web, t, actor, values, errors={error.field: error}, status=422)
