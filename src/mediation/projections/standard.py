@@ -150,6 +150,8 @@ def party_cases(projections: Projections, query: PartyQuery) -> PartyCases:
 
     found = projections.read(StatsView.name, run)
     ids = [item.id for item in found.items]
+    if not ids:
+        return found  # no summary to read
 
     def summaries(conn: Connection, tables: QueueTables) -> dict[UUID, str]:
         return case_summaries(conn, tables, ids)
