@@ -299,6 +299,27 @@ def test_every_view_rebuilt_part_by_part_in_two_processes_equals_the_live_one(
     assert not table_names(services) & {"queue_cases_g1", "audit_events_g1"}
 
 
+def test_a_rebuild_in_two_processes_tells_how_long_each_stage_took(
+    services: Services, desk: Desk
+) -> None:
+    populate_both_parts(desk)
+    projections = services.projections
+    factory = partial(configured_projections, services.settings)
+    stages: list[tuple[str, float]] = []
+
+    rebuild_in_processes(projections, factory, VIEWS, 2, staged=lambda *s: stages.append(s))
+
+    assert [name for name, _seconds in stages] == [
+        "loading the parts",
+        "joining the parts",
+        "applying what came meanwhile",
+        *(f"{stage} of {view}" for view in VIEWS for stage in ("last rows", "indexes")),
+        "switching",
+    ]
+    assert all(seconds >= 0 for _name, seconds in stages)
+    assert stages[0][1] > max(seconds for _name, seconds in stages[1:3])  # the loads' time
+
+
 def test_events_saved_while_the_parts_load_are_applied_before_the_switch(
     services: Services, desk: Desk
 ) -> None:

@@ -65,6 +65,28 @@ def test_rebuild_one_view_shows_progress_and_reports_its_new_generation(
     }
 
 
+def test_rebuild_ends_by_saying_how_long_each_stage_took(
+    services: Services, desk: Desk, projections: Projections
+) -> None:
+    desk.mediate(desk.register())
+
+    result = CliRunner().invoke(projections_app, ["rebuild", "queue", "audit"])
+
+    assert result.exit_code == 0, result.output
+    last = result.output.splitlines()[-1]
+    stages = [stage.rsplit(" ", 2) for stage in last.removeprefix("stages: ").split(", ")]
+    assert last.startswith("stages: ")
+    assert [name for name, _seconds, unit in stages if unit == "s"] == [
+        "reading the log",
+        "last rows of queue",
+        "indexes of queue",
+        "last rows of audit",
+        "indexes of audit",
+        "switching",
+    ]
+    assert all(float(seconds) >= 0 for _name, seconds, _unit in stages)
+
+
 def test_a_rebuild_stopped_by_sigterm_removes_its_unfinished_tables_like_ctrl_c(
     services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,10 +148,10 @@ def test_rebuild_says_it_is_finishing_once_every_event_is_read_before_the_indexe
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()  # no terminal: each label once, as a line
     assert lines[:3] == ["rebuilding audit", FINISHING, "<indexes built>"]
-    assert lines[-2] == "rebuilt audit: generation 2"
+    assert lines[-3] == "rebuilt audit: generation 2"  # then its pace and stages
 
 
-def test_rebuild_ends_with_its_pace_over_the_events_it_read(
+def test_rebuild_says_its_pace_over_the_events_it_read_before_its_stages(
     services: Services, desk: Desk, projections: Projections, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk.mediate(desk.register())
@@ -141,7 +163,7 @@ def test_rebuild_ends_with_its_pace_over_the_events_it_read(
     assert result.exit_code == 0, result.output
     head = projections.log.head()
     assert head >= 5
-    assert result.output.splitlines()[-1] == (
+    assert result.output.splitlines()[-2] == (
         f"2 views rebuilt from {head:,} events in 2.5 s ({head / 2.5:,.0f} events/s)"
     )
 

@@ -110,13 +110,18 @@ def rebuild(
                         bar.label = FINISHING
                         bar.render_progress()  # without a terminal: the label as a line
 
+            stages: list[tuple[str, float]] = []
             began = pace_clock()
-            generations = rebuild_in_processes(projections, factory, names, jobs, advance)
+            generations = rebuild_in_processes(
+                projections, factory, names, jobs, advance, lambda *stage: stages.append(stage)
+            )
             took = pace_clock() - began
             bar.update(head - done)
     for view, generation in generations.items():
         typer.echo(f"rebuilt {view}: generation {generation}")
     typer.echo(rebuilt_summary(len(generations), events, took))
+    if stages:
+        typer.echo(stages_summary(stages))
 
 
 def rebuilt_summary(views: int, events: int, seconds: float) -> str:
@@ -124,6 +129,11 @@ def rebuilt_summary(views: int, events: int, seconds: float) -> str:
     rate = events / seconds if seconds > 0 else 0.0
     named = "1 view" if views == 1 else f"{views} views"
     return f"{named} rebuilt from {events:,} events in {seconds:.1f} s ({rate:,.0f} events/s)"
+
+
+def stages_summary(stages: list[tuple[str, float]]) -> str:
+    """Where a rebuild's time went, stage by stage (see `rebuild.rebuild`)."""
+    return "stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages)
 
 
 @projections_app.command("run")

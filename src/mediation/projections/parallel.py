@@ -34,7 +34,7 @@ from typing import Any
 
 from mediation.domain.errors import MediationError
 from mediation.projections.log import Part
-from mediation.projections.processor import Progress
+from mediation.projections.processor import Progress, Staged
 from mediation.projections.rebuild import Noted, interrupts_held_off, signals_handled
 from mediation.projections.service import Projections
 
@@ -103,9 +103,11 @@ def rebuild_in_processes(
     names: Sequence[str],
     jobs: int,
     progress: Progress | None = None,
+    staged: Staged | None = None,
 ) -> dict[str, int]:
     """Rebuild the named views in up to `jobs` worker processes; `projections` follows their
-    progress. The new generation of each view.
+    progress. The new generation of each view. `staged` is told the rebuild's stages (see
+    `rebuild.rebuild`), unless the views are rebuilt in groups by workers of their own.
 
     When every named view is partitionable (`View.partitionable`), each worker applies all of
     them to its part of the cases (`load_part`), and reads and decodes only its part's events;
@@ -114,10 +116,10 @@ def rebuild_in_processes(
     """
     if jobs > 1 and all(projections.view(name).partitionable for name in names):
         load = partial(_load_in_processes, projections, factory, jobs, progress)
-        return projections.rebuild(names, progress, load)
+        return projections.rebuild(names, progress, load, staged)
     parts = groups(names, jobs)
     if len(parts) == 1:
-        return projections.rebuild(parts[0], progress)
+        return projections.rebuild(parts[0], progress, staged=staged)
     context = prepare_workers(factory)
     errors: Any = context.Queue()
     workers = [

@@ -23,6 +23,8 @@ from mediation.projections.view import Recorded, View
 BeforeCommit = Callable[[str, Sequence[Recorded]], None]
 Progress = Callable[[int, int], None]
 Reached = Callable[[int], None]  # a position the loading of a part has read up to
+# Told each stage of a rebuild as it ends, with the seconds it took (see `rebuild.rebuild`).
+Staged = Callable[[str, float], None]
 Target = tuple[View[Any], int]  # a view and the generation of its tables to write
 
 

@@ -24,6 +24,7 @@ from mediation.projections.processor import (
     Processor,
     Progress,
     Reached,
+    Staged,
     lock_key,
 )
 from mediation.projections.rebuild import Loader, Noted, load_part, rebuild
@@ -152,12 +153,13 @@ class Projections:
         names: Iterable[str] | None = None,
         progress: Progress | None = None,
         loader: Loader | None = None,
+        staged: Staged | None = None,
     ) -> dict[str, int]:
         """Rebuild views (all by default) from the whole log in one pass over it (or part by
-        part with a `loader`, see `rebuild.rebuild`), while the current ones keep answering;
-        the new generation of each."""
+        part with a `loader`, see `rebuild.rebuild`, which tells `staged` its stages), while
+        the current ones keep answering; the new generation of each."""
         views = [self.view(name) for name in (names or list(self.views))]
-        generations = rebuild(self.engine, self._rebuilding(), views, progress, loader)
+        generations = rebuild(self.engine, self._rebuilding(), views, progress, loader, staged)
         self._notify(0, 0)
         return generations
 
