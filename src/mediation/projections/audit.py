@@ -1,11 +1,13 @@
 """The audit view: one row per event, who did what to which case and when.
 
-The rows hold what the trail is filtered and ordered by, not the events' own facts: those are
-read from the log itself for each page shown, parties masked (see `audit_query`). The event
-store is the one copy of every fact a party gave, encrypted there when the deployment sets a
-key; a second copy in the view, unencrypted, would have held their names for as long as the
-view, and the table three times as large (at 1,000,000 events 505 MB against 160) and
-slower to write.
+The rows hold what the trail is filtered and ordered by, and what no single event tells (the
+case's center then, its status before), not the events' own facts: those are read from the
+log itself for each page shown, parties masked (see `audit_query`), and so are the event's
+version, its actor's role and center and the status it left the case in. The event store is
+the one copy of every fact a party gave, encrypted there when the deployment sets a key; a
+second copy in the view, unencrypted, would have held their names for as long as the view,
+and the table three times as large (at 1,000,000 events 505 MB against 160) and slower to
+write.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
@@ -56,15 +57,11 @@ class AuditView(View[AuditTables]):
             metadata,
             Column("position", POSITION_KEY, primary_key=True, autoincrement=False),
             Column("case_id", Uuid, nullable=False),
-            Column("center", String(32), nullable=False),
-            Column("version", Integer, nullable=False),
+            Column("center", String(32), nullable=False),  # the case's, then
             Column("event_type", String(64), nullable=False),
             Column("actor_user", String(128), nullable=False),
-            Column("actor_role", String(16), nullable=False),
-            Column("actor_center", String(32), nullable=False),
             Column("at", UTCDateTime, nullable=False),
-            Column("status_before", String(64)),
-            Column("status_after", String(64), nullable=False),
+            Column("status_before", String(64)),  # the case's previous event's status
         )
         c = events.c
         for column in (c.case_id, c.center, c.actor_user, c.event_type, c.at):
@@ -112,12 +109,8 @@ def _row(state: dict[Any, dict[str, Any]], recorded: Recorded) -> dict[str, Any]
         "position": recorded.position,
         "case_id": case_id,
         "center": case["center"],
-        "version": event.originator_version,
         "event_type": type(event).__name__,
         "actor_user": event.actor.user,
-        "actor_role": str(event.actor.role),
-        "actor_center": event.actor.center,
         "at": event.timestamp,
         "status_before": before,
-        "status_after": event.status,
     }

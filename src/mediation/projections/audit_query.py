@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, select
 from mediation.application.views import event_data
 from mediation.domain.case import Case, event_types
 from mediation.domain.errors import InvalidFieldError
-from mediation.domain.values import Actor, Role
+from mediation.domain.values import Actor
 from mediation.projections import cursor
 from mediation.projections.audit import AuditTables
 from mediation.projections.columns import LARGEST_POSITION, utc_bound
@@ -201,11 +201,11 @@ def _entry(row: Any, events: dict[int, Case.Event]) -> AuditEntry:
         position=row.position,
         case_id=row.case_id,
         center=row.center,
-        version=row.version,
+        version=event.originator_version,
         type=row.event_type,
-        actor=Actor(row.actor_user, Role(row.actor_role), row.actor_center),
+        actor=event.actor,
         at=row.at,
         status_before=row.status_before,
-        status_after=row.status_after,
+        status_after=event.status,
         data=shown_data(event),
     )

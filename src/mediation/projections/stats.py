@@ -1,7 +1,10 @@
 """The statistics view: countable facts per case (registered, agreement, closed...) as rows.
 
 Each fact row carries the case's center, dispute type and channel at that moment and the
-local day, week and month it happened in, so every figure is one SQL aggregate.
+local day, week and month it happened in, so every figure is one SQL aggregate. It keeps
+nothing no figure counts: its position names the event in the log, which holds the case and
+the moment (with those two, the facts of 1,000,000 events took 133 MB instead of 78 on
+SQLite, and a rebuild made a UUID's text and a moment's for each).
 """
 
 from __future__ import annotations
@@ -166,12 +169,10 @@ class StatsView(View[StatsTables]):
             metadata,
             Column("position", BigInteger, primary_key=True, autoincrement=False),
             Column("kind", String(16), primary_key=True),
-            Column("case_id", Uuid, nullable=False),
             Column("center", String(32), nullable=False),
             Column("dispute_type", String(64), nullable=False),
             Column("channel", String(32), nullable=False),
             Column("outcome", String(16)),
-            Column("at", UTCDateTime, nullable=False),
             Column("day", Date, nullable=False),  # local day, week (its Monday) and month (1st)
             Column("week", Date, nullable=False),
             Column("month", Date, nullable=False),

@@ -183,12 +183,10 @@ def _fact(
     return {
         "position": recorded.position,
         "kind": kind,
-        "case_id": row["case_id"],
         "center": row["center"],
         "dispute_type": row["dispute_type"],
         "channel": row["channel"],
         "outcome": outcome,
-        "at": at,
         "day": day,
         "week": week,
         "month": month,
