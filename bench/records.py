@@ -74,6 +74,9 @@ class RebuildRun:
     # default), one view, or "queue, live catch-up"
     seconds: float
     background: float = float("nan")  # share of the cores other work used just before
+    # where the time went: each stage the rebuild told and its seconds (see `rebuild.rebuild`);
+    # none for the runs before 6 December 2026 and for the live catch-up
+    stages: tuple[tuple[str, float], ...] = ()
 
     @property
     def rate(self) -> float:
@@ -123,7 +126,7 @@ class Results:
             size=data["size"],
             machine=data["machine"],
             actions=[_action(item) for item in data["actions"]],
-            rebuilds=[RebuildRun(**item) for item in data["rebuilds"]],
+            rebuilds=[_rebuild(item) for item in data["rebuilds"]],
             queues=[
                 QueueRun(**{**item, "latency": Latency(**item["latency"])})
                 for item in data["queues"]
@@ -135,6 +138,11 @@ class Results:
             timings=dict(data["timings"]),
             command=data.get("command", ""),
         )
+
+
+def _rebuild(item: dict[str, Any]) -> RebuildRun:
+    stages = tuple((str(stage), float(seconds)) for stage, seconds in item.get("stages", ()))
+    return RebuildRun(**{**item, "stages": stages})
 
 
 def _action(item: dict[str, Any]) -> ActionRun:

@@ -169,11 +169,19 @@ class ViewsRun:
         does)."""
         head, began = self.world.head(), time.perf_counter()
         names = views or list(VIEW_NAMES)
-        rebuild_in_processes(self.world.projections, self.factory, names, jobs)  # 1: one pass
+        stages: list[tuple[str, float]] = []
+        rebuild_in_processes(  # jobs 1: one pass
+            self.world.projections,
+            self.factory,
+            names,
+            jobs,
+            staged=lambda stage, seconds: stages.append((stage, seconds)),
+        )
         label = "all three" if views is None else views[0] if len(views) == 1 else "every view"
         if jobs > 1:
             label += f", {jobs} processes"
-        return RebuildRun(self.backend, head, label, time.perf_counter() - began)
+        took = time.perf_counter() - began
+        return RebuildRun(self.backend, head, label, took, stages=tuple(stages))
 
     def _affordable_events(self, wanted: int) -> int:
         """The most events (≤ wanted) the budget can generate and rebuild, at the rates seen."""

@@ -53,6 +53,15 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
         "all three, 2 processes",
         "every view, 2 processes",
     ]
+    parallel = next(run for run in results.rebuilds if run.views == "all three, 2 processes")
+    assert [stage for stage, _seconds in parallel.stages[:2]] == [
+        "loading the parts",
+        "joining the parts",
+    ]
+    assert parallel.stages[-1][0] == "switching"
+    one_pass = next(run for run in results.rebuilds if run.views == "all three")
+    assert one_pass.stages[0][0] == "reading the log"
+    assert sum(seconds for _stage, seconds in one_pass.stages) <= one_pass.seconds
     assert sorted({run.cases for run in results.queues}) == sorted(SMOKE.queue_cases)
     assert all(run.latency.count == SMOKE.queue_repeats for run in results.queues)
     assert {(run.history, run.snapshots, run.events) for run in results.loads} == {
@@ -76,6 +85,8 @@ def test_smoke_run_measures_every_part_and_writes_results_and_plots(tmp_path: Pa
         assert (tmp_path / "plots" / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "rebuild `queue` alone" in report  # each view's own verdict, beside all three's
     assert "rebuild `stats` alone, 2 processes" in report
+    assert "Where the time went" in report
+    assert "| sqlite | all three, 2 processes |" in report.split("Where the time went")[1]
 
     (tmp_path / "results.md").unlink()
     assert main(["--render", "--out", str(tmp_path)]) == 0
