@@ -121,19 +121,28 @@ class CaseTranscoder(JSONTranscoder):
         return revived
 
     def _revive_one(self, item: Any) -> Any:
-        """A moment, an actor or a party (most of the objects) without a call per level, when
-        its data holds nothing to revive; anything else as above."""
-        if len(item) == 2 and type(item) is dict:
-            name = item.get("_type_")
+        """A dict or a list inside another: a moment, an actor or a party (most of the
+        objects) without a call per level, when its data holds nothing to revive; a plain dict
+        (a case's clocks) revived in place, with no look for an object in it, which only a
+        dict of two keys, one of them `_type_`, can be; an empty one as it is; anything else
+        as above. (The bench's case events: 6.8 us each instead of 7.2, orjson's 1.7 of it.)"""
+        if type(item) is list:
+            return self._revive(item) if item else item
+        if len(item) == 2 and "_type_" in item:
+            name, data = item["_type_"], item.get("_data_")
             if name == "datetime_iso":
-                data = item.get("_data_")
                 if type(data) is str:
                     return datetime.fromisoformat(data)
-            elif name == "actor" or name == "party":
-                data = item.get("_data_")
-                if type(data) is dict and _flat(data):
-                    return self._decode_obj(item)
-        return self._revive(item)
+            elif (name == "actor" or name == "party") and type(data) is dict and _flat(data):
+                return self._decode_obj(item)
+            return self._revive(item)
+        for key, value in item.items():
+            kind = type(value)
+            if kind is dict or kind is list:
+                item[key] = self._revive_one(value)
+            elif kind is float and abs(value) >= _INTEGERS_AS_FLOATS:
+                raise _IntegerAsFloatError
+        return item
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         if len(d) != 2 or "_type_" not in d or "_data_" not in d:
