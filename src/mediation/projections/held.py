@@ -45,22 +45,28 @@ class HeldRows:
     that each is written by UPDATE or INSERT."""
 
     def __init__(
-        self, table: Table, limit: int = HELD_ROWS, written: Written | None = None
+        self,
+        table: Table,
+        limit: int = HELD_ROWS,
+        written: Written | None = None,
+        lent: bool = False,
     ) -> None:
         self.table = table
         self.limit = limit
         self._written = written
+        # `get` gives the held rows themselves, not copies: every plan made of them is written
+        # (a part's load, see `View.defer_writes`)
+        self._lent = lent
         self._rows: OrderedDict[Any, Row] = OrderedDict()
         self._stored: set[Any] = set()  # keys whose row is in the table (maybe an older one)
 
     def get(self, keys: Collection[Any]) -> dict[Any, Row]:
-        """Copies of the held rows of these keys (a plan may change them and not be written)."""
-        found = {}
-        for key in keys:
-            row = self._rows.get(key)
-            if row is not None:
-                found[key] = dict(row)
-        return found
+        """The held rows of these keys: copies (a plan may change them and not be written),
+        unless they are lent."""
+        rows = self._rows
+        if self._lent:
+            return {key: row for key in keys if (row := rows.get(key)) is not None}
+        return {key: dict(row) for key in keys if (row := rows.get(key)) is not None}
 
     def put(self, conn: Connection, rows: Mapping[Any, Row], stored: Collection[Any]) -> None:
         """Hold a batch's rows; `stored`: those it read from the table. Writes the least

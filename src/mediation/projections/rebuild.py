@@ -282,7 +282,7 @@ def load_part(
         raise ValueError(msg)
     targets = [(view, generations[view.name]) for view in views]
     for view, generation in targets:
-        view.defer_writes(generation)
+        view.defer_writes(generation, every_plan_written=True)
         view.begin_part(generation)
     try:
         with collector_paused():  # see `rebuild`

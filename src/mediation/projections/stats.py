@@ -122,8 +122,8 @@ class StatsView(View[StatsTables]):
     def statuses(self) -> Statuses:
         return self._statuses
 
-    def defer_writes(self, generation: int) -> None:
-        super().defer_writes(generation)
+    def defer_writes(self, generation: int, every_plan_written: bool = False) -> None:
+        super().defer_writes(generation, every_plan_written)
         self._held_keys[self.tables(generation).parties.name] = HeldKeys()
 
     def write_deferred(self, conn: Connection, generation: int) -> None:
