@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from bench.goals import Goal, check
 from bench.records import ActionRun, QueueRun, RebuildRun, Results
 from bench.workload import STEPS_PER_CASE
+from mediation.projections.cli import stages_summary
 
 PLOTS = {
     "latency": "Action latency percentiles by concurrency",
@@ -256,7 +257,7 @@ def _stages(runs: list[RebuildRun]) -> str:
             run.backend,
             run.views,
             f"{run.events:,}",
-            ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in run.stages),
+            stages_summary(run.stages),
         )
         for run in runs
         if run.stages and run.views.startswith(("all three", "every view"))
