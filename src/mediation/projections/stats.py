@@ -177,6 +177,11 @@ class StatsView(View[StatsTables]):
             Column("week", Date, nullable=False),
             Column("month", Date, nullable=False),
             Column("days", Float),  # registration to closure, for `closed` facts
+            # On SQLite one B-tree by (position, kind) rather than a table and an index of that
+            # key: each fact is written once, not twice (a rebuild of the three case views at
+            # 1,000,000 events, `--jobs 2`: 49.6 s on average over six runs against 51.2 for the
+            # same runs interleaved with a rowid, five of six pairs faster).
+            sqlite_with_rowid=False,
         )
         # Every figure is counted over a scope of centers and days: this index holds, in that
         # order, every column the figures group, count or take the days from, so that they
