@@ -87,6 +87,15 @@ def test_a_moment_without_a_time_zone_is_refused(dialect: Dialect) -> None:
         bound(UTCDateTime(), dialect, datetime(2026, 3, 2, 9, 0))
 
 
+@given(moment=moments | moments.map(lambda m: m.astimezone(UTC).replace(microsecond=0)))
+def test_a_moments_utc_text_is_its_utc_isoformat(moment: datetime) -> None:
+    """`utc_text` (orjson's text for a UTC moment with microseconds) is `isoformat`'s, with or
+    without microseconds, whatever the zone."""
+    expected = moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+    assert bulk.utc_text(moment) == bulk.utc_text(moment.astimezone(UTC)) == expected
+
+
 @given(moment=moments, other_zone=zones)
 def test_a_moment_bound_again_in_another_zone_is_the_same_utc_text(
     moment: datetime, other_zone: timezone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from mediation.domain.case import Case
-from mediation.projections.bulk import converted_first
+from mediation.projections.bulk import converted_first, utc_text
 from mediation.projections.columns import NO_DEADLINE, UTCDateTime
 from mediation.projections.held import load_rows
 from mediation.projections.phases import Statuses
@@ -176,21 +176,15 @@ def moved_clocks(clocks: dict[str, str], event: Case.Event) -> dict[str, str] | 
     for name in event.clocks_stopped:
         moved.pop(name, None)
     for name, clock in event.clocks_started.items():
-        moved[name] = utc_iso(clock["due_at"])
+        moved[name] = utc_text(clock["due_at"])
     if isinstance(event, Case.DeadlineExtended):
-        moved[event.clock] = utc_iso(event.due_at)
+        moved[event.clock] = utc_text(event.due_at)
     return moved
 
 
-# Due moments converted lately, both ways: the queue and the statistics each convert every
-# clock an event starts or extends, and the earliest one back (see `bulk.MOMENT_TEXTS_KEPT`).
+# Due moments read back lately (see `next_deadline`): the queue and the statistics each
+# read the earliest one of a case's clocks after an event moved them.
 CONVERSIONS_KEPT = 65_536
-
-
-@lru_cache(maxsize=CONVERSIONS_KEPT)
-def utc_iso(moment: datetime) -> str:
-    """A moment's UTC ISO text (equal moments, whatever their zones, give the same text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def next_deadline(clocks: dict[str, str]) -> tuple[datetime | None, str | None]:
