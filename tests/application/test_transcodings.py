@@ -10,6 +10,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mediation.application import transcodings
 from mediation.application.transcodings import TRANSCODINGS, CaseTranscoder
 from mediation.bootstrap import Services
 from mediation.domain.values import Actor, Party, PartyRole, Role
@@ -103,3 +104,31 @@ def test_an_integer_orjson_would_read_as_a_float_is_read_exactly(number: int) ->
 
 def test_text_orjson_refuses_is_read_by_the_standard_parser() -> None:
     assert FAST.decode(b'{"value": NaN, "at": 1e400}')["at"] == float("inf")
+
+
+def test_an_actor_named_again_is_the_one_value_decoded_before() -> None:
+    """Events of the same actor share one immutable Actor; other actors are their own."""
+    transcoder = registered(CaseTranscoder())
+    clerk = Actor("clerk.1", Role.CLERK, "c1")
+    first, again, other = (
+        transcoder.decode(transcoder.encode({"actor": actor}))["actor"]
+        for actor in (clerk, clerk, Actor("clerk.1", Role.CLERK, "c2"))
+    )
+
+    assert first == again == clerk
+    assert again is first
+    assert other == Actor("clerk.1", Role.CLERK, "c2")
+
+
+def test_actors_beyond_those_kept_still_decode_as_stored_and_few_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transcodings, "ACTORS_KEPT", 3)
+    transcoder = CaseTranscoder()
+    registered(transcoder)
+    actors = [Actor(f"u{i}", Role.MEDIATOR, f"c{i % 2}") for i in range(10)] * 2
+
+    decoded = [transcoder.decode(transcoder.encode({"a": actor}))["a"] for actor in actors]
+
+    assert decoded == actors
+    assert len(transcoder._actors) <= 3  # kept within its bound
