@@ -4,6 +4,7 @@ decodes it, whether `EventLog` decodes the rows itself or hands them to the mapp
 from __future__ import annotations
 
 import json
+import pickle
 import uuid
 from typing import Any
 
@@ -12,10 +13,12 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mediation.application.service import CaseApplication
 from mediation.domain.case import Case
-from mediation.projections.log import EventLog
+from mediation.projections.log import CaseId, EventLog
 from mediation.store import Database
 from tests.projections.projection_support import Desk
 from tests.projections.test_parallel_rebuild import populate_both_parts
@@ -200,3 +203,21 @@ def test_an_encrypted_store_is_read_through_its_mapper(
         same_events(sorted(EventLog(app).events_at([p for p, _e in chosen]).items()), chosen)
     finally:
         services.close()
+
+
+@given(value=st.uuids())
+def test_a_case_id_read_from_the_log_behaves_as_its_uuid(value: uuid.UUID) -> None:
+    """Its hash and hex digits, worked out once, are the UUID's; it keys the same dict
+    entries, and comes back from pickling whole."""
+    case_id = CaseId(str(value))
+    copied = pickle.loads(pickle.dumps(case_id))
+
+    assert (case_id == value, hash(case_id), case_id.hex, str(case_id)) == (
+        True,
+        hash(value),
+        value.hex,
+        str(value),
+    )
+    by_case: dict[uuid.UUID, str] = {case_id: "row"}
+    assert {value: "row"}[case_id] == by_case[value] == "row"
+    assert (copied, copied.hex, hash(copied)) == (value, value.hex, hash(value))

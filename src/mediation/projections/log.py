@@ -237,8 +237,32 @@ class EventLog:
 # A notification as the plain readers give it: position, then what `_Stored` takes.
 PlainRow = tuple[int, Any, int, str, bytes]
 
+
+class CaseId(UUID):
+    """A case's id as read from the log: a UUID like any other (equal, hashed and ordered as
+    one), with its hash and its hex digits worked out once. The views hash a case's id some
+    thirty times an event (its rows, by case, in every view) and write its digits with each
+    of its rows; `UUID` works out both anew each time, in Python (0.06 and 0.12 us; 0.04 and
+    0.02 here)."""
+
+    __slots__ = ("_hash", "hex")
+    _hash: int
+    hex: str  # a slot where `UUID` has a property
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        object.__setattr__(self, "hex", f"{self.int:032x}")
+        object.__setattr__(self, "_hash", hash(self.int))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self),))
+
+
 # A case id from its stored text (SQLite's; PostgreSQL gives UUIDs).
-_case_id: Callable[[str], UUID] = lru_cache(maxsize=CASE_IDS_KEPT)(UUID)
+_case_id: Callable[[str], UUID] = lru_cache(maxsize=CASE_IDS_KEPT)(CaseId)
 
 
 def _plain_rows(
