@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from mediation.domain import commands as c
 from mediation.domain.errors import InvalidFieldError
 from mediation.domain.values import CourtDecision, Referral, Risk
 from mediation.projections import QueueCounts, QueueItem, QueueQuery, queue, queue_summary
+from mediation.projections.queue import next_deadline
 from tests.projections.projection_support import World, registration, selects_of, sqlite_plan
 
 HERE = frozenset({"cg-a"})
@@ -266,3 +267,33 @@ def test_the_queue_reads_its_pages_and_counts_from_indexes_of_the_open_cases_alo
         ]
     assert len(sql) == len(indexes)
     assert all(text.endswith("WHERE is_open = 1") for text in sql), sql
+
+
+@pytest.mark.parametrize(
+    ("clocks", "expected"),
+    [
+        ({}, (None, None)),
+        (
+            {"routing": "2026-03-02T01:00:00.000001+00:00"},
+            ("2026-03-02T01:00:00.000001", "routing"),
+        ),
+        (
+            {
+                "mediation": "2026-03-09T01:00:00.000001+00:00",
+                "routing": "2026-03-02T01:00:00.000001+00:00",
+                "intake": "2026-03-02T01:00:00.000001+00:00",
+            },
+            ("2026-03-02T01:00:00.000001", "intake"),
+        ),
+    ],
+    ids=["none", "one", "earliest-then-name"],
+)
+def test_the_next_deadline_is_the_earliest_running_clock_ties_by_name(
+    clocks: dict[str, str], expected: tuple[str | None, str | None]
+) -> None:
+    due, name = next_deadline(clocks)
+
+    moment = (
+        None if expected[0] is None else datetime.fromisoformat(expected[0]).replace(tzinfo=UTC)
+    )
+    assert (due, name) == (moment, expected[1])

@@ -191,6 +191,9 @@ def next_deadline(clocks: dict[str, str]) -> tuple[datetime | None, str | None]:
     """The earliest due moment of the running clocks, and that clock's name."""
     if not clocks:
         return None, None
+    if len(clocks) == 1:  # as a case's running clocks mostly are: nothing to compare
+        [(name, due)] = clocks.items()
+        return _moment(due), name
     name = min(clocks, key=lambda n: (clocks[n], n))
     return _moment(clocks[name]), name
 
