@@ -96,6 +96,18 @@ def test_a_moments_utc_text_is_its_utc_isoformat(moment: datetime) -> None:
     assert bulk.utc_text(moment) == bulk.utc_text(moment.astimezone(UTC)) == expected
 
 
+@given(moment=moments | moments.map(lambda m: m.astimezone(UTC).replace(microsecond=0)))
+def test_a_moments_iso_text_is_its_isoformat_in_its_own_zone(moment: datetime) -> None:
+    """`iso_text` (orjson's text for a UTC moment) is `isoformat`'s, with or without
+    microseconds, in UTC and in any other zone."""
+    in_utc = moment.astimezone(UTC)
+
+    assert (bulk.iso_text(moment), bulk.iso_text(in_utc)) == (
+        moment.isoformat(),
+        in_utc.isoformat(),
+    )
+
+
 @given(moment=moments, other_zone=zones)
 def test_a_moment_bound_again_in_another_zone_is_the_same_utc_text(
     moment: datetime, other_zone: timezone

@@ -32,7 +32,13 @@ from mediation.domain.breaches import (
 )
 from mediation.domain.calendar import WorkingCalendar
 from mediation.domain.case import Case
-from mediation.projections.bulk import SQLITE_MARKS, converted_first, execute, insert_rows
+from mediation.projections.bulk import (
+    SQLITE_MARKS,
+    converted_first,
+    execute,
+    insert_rows,
+    iso_text,
+)
 from mediation.projections.columns import UTCDateTime
 from mediation.projections.held import Row, load_rows
 from mediation.projections.service import Projections
@@ -161,15 +167,15 @@ class DeadlineIndexView(View[IndexTables]):
         if isinstance(event, Case.Registered):
             state["workflow"] = event.workflow
             if event.risk == RED:
-                state["risk"] = {risk_key(event.timestamp): _iso(event.timestamp)}
+                state["risk"] = {risk_key(event.timestamp): iso_text(event.timestamp)}
         definition = self._workflows.get(state["workflow"]).definition
         clocks = state["clocks"]
         if event.clocks_stopped or event.clocks_started:
             clocks = {n: clock for n, clock in clocks.items() if n not in event.clocks_stopped}
             for name, started in event.clocks_started.items():
                 clocks[name] = {
-                    "started_at": _iso(started["started_at"]),
-                    "due_at": _iso(started["due_at"]),
+                    "started_at": iso_text(started["started_at"]),
+                    "due_at": iso_text(started["due_at"]),
                 }
             state["clocks"] = clocks
         if isinstance(event, Case.DeadlineExtended) and event.clock in clocks:
@@ -177,7 +183,7 @@ class DeadlineIndexView(View[IndexTables]):
             prefix = f"deadline:{event.clock}:"  # as Case.DeadlineExtended keeps them
             extended = {
                 **clock,
-                "due_at": _iso(event.due_at),
+                "due_at": iso_text(event.due_at),
                 "extensions": clock.get("extensions", 0) + 1,
                 "spent": [key for key in state["escalated"] if key.startswith(prefix)],
             }
@@ -186,11 +192,11 @@ class DeadlineIndexView(View[IndexTables]):
             if event.risk != RED:
                 state["risk"] = {}
             elif not state["risk"]:  # red again while red: the same breach (see Case.RiskGraded)
-                state["risk"] = {risk_key(event.timestamp): _iso(event.timestamp)}
+                state["risk"] = {risk_key(event.timestamp): iso_text(event.timestamp)}
         elif isinstance(event, Case.SupervisionInstructed):
             key = supervision_key(state["supervisions"])
             state["supervisions"] += 1
-            due = _iso(supervision_overdue_at(event.due, self._zone))
+            due = iso_text(supervision_overdue_at(event.due, self._zone))
             state["timers"] = {**state["timers"], key: due}
         elif isinstance(event, Case.Escalated) and event.breach is not None:
             state["escalated"] = [*state["escalated"], event.breach]
@@ -215,10 +221,6 @@ def _new_state() -> State:
         "escalated": [],
         "open": True,
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
 
 
 class DeadlineIndex:
