@@ -215,8 +215,9 @@ def _never_none(column_type: TypeEngine[Any], dialect: Dialect) -> Converter | N
 # hundred days over and over: `isoformat` costs about 0.2 us for a day (Python 3.11 formats
 # each number through printf), a hit of a C-level cache a tenth of that. A moment costs about
 # 1 us; every decoded event's moment is UTC with microseconds, whose text orjson writes in a
-# third of that, less than hashing an aware moment for a cache would take, so only the others
-# (another zone, no microseconds) go through the cache (see `utc_text`, `iso_text`).
+# third of that, less than hashing an aware moment for a cache would take, so `utc_text` keeps
+# only the others (another zone, no microseconds) in its cache; `iso_text`, for the deadline
+# index's moments (all UTC), keeps none.
 MOMENT_TEXTS_KEPT = 100_000
 DAY_TEXTS_KEPT = 4096
 
